@@ -1,0 +1,7 @@
+"""qa: grounded, cited question answering over news articles."""
+
+from qa.config import Config, load_config
+from qa.errors import QAError
+from qa.types import Answer, Article, Chunk, Citation, FileOutcome, Filters, Hit
+
+__all__ = ["Answer", "Article", "Chunk", "Citation", "Config", "FileOutcome", "Filters", "Hit", "QAError", "load_config"]

