@@ -2,6 +2,6 @@
 
 from qa.config import Config, load_config
 from qa.errors import QAError
-from qa.types import Answer, Article, Chunk, Citation, FileOutcome, Filters, Hit
+from qa.types import Answer, Article, Chunk, Citation, FileOutcome, Filters, Hit, StreamEvent
 
-__all__ = ["Answer", "Article", "Chunk", "Citation", "Config", "FileOutcome", "Filters", "Hit", "QAError", "load_config"]
+__all__ = ["Answer", "Article", "Chunk", "Citation", "Config", "FileOutcome", "Filters", "Hit", "QAError", "StreamEvent", "load_config"]

@@ -201,9 +201,11 @@ class Filters:
 class FileOutcome:
     """What happened to one input file during ingestion or indexing.
 
-    status: "added" (new articles indexed), "updated" (changed, re-embedded), "unchanged"
-    (already indexed with the same content), "duplicate" (same text as another article),
-    or "rejected" (message says why: empty, binary, unsupported, too large, malformed).
+    status: "read" (parsed; set by ingestion), "added" (new articles indexed), "updated"
+    (changed, re-embedded), "unchanged" (already indexed with the same content),
+    "duplicate" (same text as another article), or "rejected" (message says why: empty,
+    binary, unsupported, too large, malformed). A partly bad JSONL file is "read" with a
+    message naming its bad lines.
     """
 
     path: str
@@ -219,3 +221,20 @@ class FileOutcome:
         d = asdict(self)
         d["article_ids"] = list(self.article_ids)
         return d
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    """One step of a streamed answer: "status" (e.g. "Searched for: ..."), "delta" (more
+    answer text to append), or "final" (the finished, verified `Answer`; its text may differ
+    from the concatenated deltas when verification dropped a sentence)."""
+
+    kind: str
+    text: str = ""
+    answer: Answer | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("status", "delta", "final"):
+            raise ValueError(f"unknown StreamEvent kind {self.kind!r}")
+        if self.kind == "final" and self.answer is None:
+            raise ValueError("a final StreamEvent carries the Answer")
