@@ -41,6 +41,7 @@ class Config:
     chunk_overlap_tokens: int = 32  # whole sentences worth about this many tokens repeat
 
     # --- retrieval -----------------------------------------------------------------
+    retriever: str = "hybrid"  # "hybrid" (dense + BM25, fused), "dense" or "bm25"
     top_k: int = 5  # passages given to the answerer and shown as sources
     candidates: int = 50  # hits each retriever (dense, BM25) contributes before fusion
     rrf_k: int = 60  # reciprocal-rank-fusion constant (Cormack et al. 2009)
@@ -79,6 +80,8 @@ class Config:
     def __post_init__(self) -> None:
         if self.answer_mode not in ("extractive", "generative"):
             raise QAError(f"answer_mode must be 'extractive' or 'generative', not {self.answer_mode!r}")
+        if self.retriever not in ("hybrid", "dense", "bm25"):
+            raise QAError(f"retriever must be 'hybrid', 'dense' or 'bm25', not {self.retriever!r}")
         if self.chunk_overlap_tokens >= self.chunk_max_tokens:
             raise QAError(
                 f"chunk_overlap_tokens ({self.chunk_overlap_tokens}) must be smaller than "

@@ -1,0 +1,86 @@
+"""Hybrid retrieval: dense (FAISS) and BM25 rankings fused by reciprocal rank.
+
+Dense vectors find paraphrases ("weapon" for "missile"); BM25 finds exact names and
+numbers ("9M729") that a small embedding model blurs. Reciprocal-rank fusion (RRF) needs
+no score calibration between the two: score = sum of weight / (rrf_k + rank). Filters are
+applied before ranking, so a filtered search still returns up to k hits when k exist.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from qa.config import Config
+from qa.embed import Embedder
+from qa.index import Index
+from qa.types import Filters, Hit
+
+RETRIEVERS = ("hybrid", "dense", "bm25")
+
+
+class Retriever:
+    """`Retriever(lambda: index, embedder, config).search("query", k=5)` -> hits, best first.
+
+    The index is read through a callable on every search, so a caller can swap in a new
+    snapshot (after an upload) without the retriever holding a stale one.
+    """
+
+    def __init__(self, index: Callable[[], Index], embedder: Embedder, config: Config) -> None:
+        self._index = index
+        self.embedder = embedder
+        self.config = config
+
+    def search(self, query: str, k: int | None = None, filters: Filters | None = None, method: str | None = None) -> list[Hit]:
+        index = self._index()
+        k = k or self.config.top_k
+        method = method or self.config.retriever
+        if not index.chunks or not query.strip():
+            return []
+        allowed = _allowed(index, filters)
+        if allowed is not None and not allowed.any():
+            return []
+        n_cand = max(self.config.candidates, k)
+        dense = self._dense(index, query, n_cand, allowed) if method in ("hybrid", "dense") else ([], [])
+        sparse = index.bm25.search(query, n_cand, allowed) if method in ("hybrid", "bm25") else ([], [])
+        fused: dict[int, float] = {}
+        d_rank = {int(i): r for r, i in enumerate(dense[0], 1)}
+        b_rank = {int(i): r for r, i in enumerate(sparse[0], 1)}
+        for ranks, weight in ((d_rank, self.config.dense_weight), (b_rank, self.config.bm25_weight)):
+            for i, r in ranks.items():
+                fused[i] = fused.get(i, 0.0) + weight / (self.config.rrf_k + r)
+        d_score = dict(zip((int(i) for i in dense[0]), (float(s) for s in dense[1])))
+        b_score = dict(zip((int(i) for i in sparse[0]), (float(s) for s in sparse[1])))
+        # Ties (common for a chunk found by one retriever only) go to the dense similarity.
+        order = sorted(fused, key=lambda i: (-fused[i], -d_score.get(i, -1.0), i))[:k]
+        return [
+            Hit(
+                chunk=index.chunks[i], article=index.article_of(index.chunks[i]), score=fused[i],
+                dense_rank=d_rank.get(i), bm25_rank=b_rank.get(i), dense_score=d_score.get(i), bm25_score=b_score.get(i),
+            )
+            for i in order
+        ]
+
+    def _dense(self, index: Index, query: str, k: int, allowed: np.ndarray | None) -> tuple[list[int], list[float]]:
+        q = self.embedder.embed([query])
+        # Exact search; with a filter, rank everything and keep the allowed (flat search is O(n) anyway).
+        limit = len(index.chunks) if allowed is not None else min(k, len(index.chunks))
+        scores, ids = index.faiss.search(q, limit)
+        pairs = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0 and (allowed is None or allowed[i])]
+        pairs = pairs[:k]
+        return [i for i, _ in pairs], [s for _, s in pairs]
+
+    def similarity(self, query: str, texts: list[str]) -> np.ndarray:
+        """Cosine similarity of `query` to each text (used by answer selection and refusal)."""
+        if not texts:
+            return np.zeros(0, dtype=np.float32)
+        vecs = self.embedder.embed([query, *texts])
+        return vecs[1:] @ vecs[0]
+
+
+def _allowed(index: Index, filters: Filters | None) -> np.ndarray | None:
+    if filters is None or filters.is_empty():
+        return None
+    ok = {aid for aid, a in index.articles.items() if filters.accepts(a)}
+    return np.fromiter((c.article_id in ok for c in index.chunks), dtype=bool, count=len(index.chunks))
