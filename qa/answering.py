@@ -1,0 +1,185 @@
+"""From a question to an `Answer`: the steps of one turn, as a stream of events.
+
+The evidence gate runs before any generator: a question the passages cannot answer is
+refused with the closest passages listed, and no model is asked to improvise. Generated
+text is verified sentence by sentence; when nothing survives (or the model declines), the
+extractive answer is used instead and `verification` says so.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import TYPE_CHECKING, Iterator, Sequence
+
+from qa.config import Config
+from qa.errors import QAError
+from qa.extractive import Evidence, gather
+from qa.rewrite import standalone_query
+from qa.types import Answer, Article, Citation, Filters, Hit, StreamEvent
+
+if TYPE_CHECKING:
+    from qa.assistant import Assistant
+
+_MONTH_NAMES = "January February March April May June July August September October November December".split()
+_MARKER = re.compile(r"\[(\d+)\]")
+
+
+def validate_question(question: object, config: Config) -> str:
+    """The stripped question, or a QAError saying what is wrong with it."""
+    if not isinstance(question, str) or not question.strip():
+        raise QAError("the question is empty: type a question about the articles")
+    question = question.strip()
+    if len(question) > config.max_question_chars:
+        raise QAError(
+            f"the question is {len(question):,} characters long; the limit is {config.max_question_chars:,} "
+            "(max_question_chars). Ask a shorter question"
+        )
+    return question
+
+
+def human_date(iso: str | None) -> str | None:
+    """>>> human_date("2020-02-12")
+    '12 February 2020'
+    """
+    if not iso:
+        return None
+    y, m, d = iso.split("-")
+    return f"{int(d)} {_MONTH_NAMES[int(m) - 1]} {y}"
+
+
+def attribution(article: Article) -> str:
+    """Who published it and when: "TASS, 12 February 2020"; "" when neither is known."""
+    return ", ".join(p for p in (article.publisher, human_date(article.date)) if p)
+
+
+def _citation(n: int, hit: Hit, start: int, end: int, score: float) -> Citation:
+    a = hit.article
+    return Citation(
+        n=n, source=a.id, title=a.title, date=a.date, publisher=a.publisher, url=a.url,
+        quote=a.text[start:end], start=start, end=end, score=score,
+    )
+
+
+def compose_extractive(evidence: Evidence, hits: Sequence[Hit]) -> tuple[str, tuple[Citation, ...]]:
+    """Chosen sentences in reading order per article, each led by who published it and when."""
+    parts: list[str] = []
+    citations: list[Citation] = []
+    last_article = None
+    for n, c in enumerate(evidence.chosen, 1):
+        hit = hits[c.hit]
+        citations.append(_citation(n, hit, c.start, c.end, c.score))
+        lead = attribution(hit.article) if hit.article.id != last_article else ""
+        sentence = c.text.rstrip()
+        parts.append(f"{lead}: {sentence} [{n}]" if lead else f"{sentence} [{n}]")
+        last_article = hit.article.id
+    return " ".join(parts), tuple(citations)
+
+
+def closest_passages(evidence: Evidence, hits: Sequence[Hit], limit: int = 3) -> tuple[Citation, ...]:
+    """On refusal: the best sentence of each of the nearest articles, for the reader to check."""
+    out: list[Citation] = []
+    seen: set[str] = set()
+    for c in evidence.ranked:
+        hit = hits[c.hit]
+        if hit.article.id in seen:
+            continue
+        seen.add(hit.article.id)
+        out.append(_citation(len(out) + 1, hit, c.start, c.end, c.score))
+        if len(out) == limit:
+            break
+    return tuple(out)
+
+
+def refusal_text(evidence: Evidence) -> str:
+    reason = evidence.reason or "the passages found do not answer it"
+    return f"The articles don't say: {reason}. The closest passages are listed below."
+
+
+def answer_events(
+    assistant: "Assistant", question: str, history: list[str], filters: Filters | None, mode: str, top_k: int
+) -> Iterator[StreamEvent]:
+    timings: dict[str, float] = {}
+    t0 = clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = (now - clock) * 1000
+        clock = now
+
+    query = standalone_query(question, history)
+    lap("rewrite")
+    if query != question:
+        yield StreamEvent("status", f"Searched for: {query}")
+    hits = assistant.search(query, k=top_k, filters=filters)
+    lap("retrieve")
+    evidence = gather(question, query, hits, assistant.retriever.similarity, assistant.config)
+    lap("evidence")
+    verification: dict = {"evidence": evidence.to_dict()}
+
+    def final(text: str, refused: bool, citations=(), closest=(), used_mode: str = mode) -> StreamEvent:
+        timings["total"] = (time.perf_counter() - t0) * 1000
+        return StreamEvent("final", answer=Answer(
+            question=question, search_query=query, text=text, refused=refused, mode=used_mode,
+            citations=tuple(citations), closest=tuple(closest), verification=verification, timings_ms=dict(timings),
+        ))
+
+    if not evidence.answerable:
+        text = refusal_text(evidence)
+        yield StreamEvent("delta", text)
+        yield final(text, True, closest=closest_passages(evidence, hits))
+        return
+    if mode == "generative":
+        generated = yield from _generate(assistant, question, query, hits, verification, lap)
+        if generated is not None:
+            yield final(*generated)
+            return
+    text, citations = compose_extractive(evidence, hits)
+    lap("extract")
+    if mode == "extractive":
+        yield StreamEvent("delta", text)
+    else:
+        yield StreamEvent("status", "Using the extractive answer: " + verification.get("outcome", ""))
+    yield final(text, False, citations)
+
+
+def _generate(assistant, question, query, hits, verification, lap):
+    """Generate, verify, renumber. Returns (text, refused, citations) or None to fall back."""
+    from qa.generate import load_generator
+    from qa.prompt import NOT_IN_ARTICLES, build_messages
+    from qa.verify import verify_answer
+
+    generator = load_generator(assistant.config)
+    passages = list(enumerate(hits, 1))
+    asked = question if query == question else f"{question} (about: {query})"
+    raw_parts: list[str] = []
+    for delta in generator.stream(build_messages(asked, passages), assistant.config.max_new_tokens):
+        raw_parts.append(delta)
+        yield StreamEvent("delta", delta)
+    raw = "".join(raw_parts).strip()
+    lap("generate")
+    verification["generated"] = raw
+    if not raw or NOT_IN_ARTICLES.lower() in raw.lower():
+        verification["outcome"] = "the model found no answer in the passages; fell back to extractive"
+        return None
+    checked = verify_answer(raw, {n: h.chunk.text for n, h in passages}, embed=assistant.embedder.embed)
+    lap("verify")
+    verification["dropped"] = [{"sentence": s, "reason": r} for s, r in checked.dropped]
+    verification["removed_markers"] = list(checked.removed_markers)
+    if not checked.supported:
+        verification["outcome"] = "no generated sentence was supported by its passages; fell back to extractive"
+        return None
+    verification["outcome"] = "verified" if not checked.dropped else f"dropped {len(checked.dropped)} unsupported sentence(s)"
+    renumber: dict[int, int] = {}
+    for m in _MARKER.finditer(checked.text):
+        renumber.setdefault(int(m.group(1)), len(renumber) + 1)
+    text = _MARKER.sub(lambda m: f"[{renumber[int(m.group(1))]}]", checked.text)
+    citations = [
+        _citation(new, hits[old - 1], hits[old - 1].chunk.start, hits[old - 1].chunk.end, hits[old - 1].score)
+        for old, new in sorted(renumber.items(), key=lambda kv: kv[1])
+    ]
+    return text, False, citations
+
+
+__all__ = ["answer_events", "attribution", "compose_extractive", "human_date", "validate_question"]

@@ -1,0 +1,186 @@
+"""The one assistant API behind the CLI, the web app and the evaluation.
+
+`ask` runs: follow-up rewrite -> hybrid retrieval -> evidence gate (refuse, or go on) ->
+an extractive or generative answer -> verification -> an `Answer` with numbered citations.
+`ask_stream` yields the same steps as events so a chat can show them as they happen.
+
+The index is an immutable snapshot held by one reference. Adding or removing articles
+builds a new snapshot, saves it (crash-safe), and only then swaps the reference, so a
+question running meanwhile never sees a half-built index and a failed save loses nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+from qa.answering import answer_events, validate_question
+from qa.config import Config
+from qa.embed import get_embedder, model_name
+from qa.errors import ModelMismatchError, QAError
+from qa.index import Index, add_articles, build_index, empty_index, remove_article
+from qa.retrieve import Retriever
+from qa.store import MANIFEST, load_index, read_manifest, save_index
+from qa.types import Answer, Article, FileOutcome, Filters, Hit, StreamEvent
+
+
+class Assistant:
+    def __init__(self, config: Config, index: Index, index_dir: Path | None = None) -> None:
+        self.config = config
+        self.embedder = get_embedder(config.embedding_model)
+        self._index = index
+        self._index_dir = index_dir
+        self._manifest_mtime = _mtime(index_dir)
+        self._write_lock = threading.Lock()
+        self._dim_checked = False
+        self.retriever = Retriever(self._checked_index, self.embedder, config)
+
+    # --- construction ------------------------------------------------------------
+    @classmethod
+    def open(cls, config: Config) -> "Assistant":
+        """Load the index in `config.index_dir`; models load on first use."""
+        directory = config.index_path
+        manifest = read_manifest(directory)
+        wanted = model_name(config.embedding_model)
+        if manifest["model"] != wanted:
+            raise ModelMismatchError(
+                f"{directory}/ was built with {manifest['model']} ({manifest['dim']} dims) but the configured "
+                f"embedding model is {wanted}; run `qa index build --index {directory}` to rebuild, "
+                f"or set embedding_model = \"{manifest['model']}\""
+            )
+        return cls(config, load_index(directory), directory)
+
+    @classmethod
+    def from_articles(cls, articles: Sequence[Article], config: Config, progress: bool = False) -> "Assistant":
+        """An in-memory assistant over `articles` (benchmarks, tests); nothing is saved."""
+        index = build_index(articles, get_embedder(config.embedding_model), config, progress=progress)
+        return cls(config, index, None)
+
+    @classmethod
+    def create(cls, config: Config) -> "Assistant":
+        """An assistant over a new, empty index in `config.index_dir` (replaced on first save)."""
+        return cls(config, empty_index(get_embedder(config.embedding_model), config), config.index_path)
+
+    # --- index ---------------------------------------------------------------------
+    def _current_index(self) -> Index:
+        """The newest snapshot, without loading any model."""
+        self._maybe_reload()
+        return self._index
+
+    def _checked_index(self) -> Index:
+        """The newest snapshot, once checked against the embedding model's dimension."""
+        self._maybe_reload()
+        if not self._dim_checked:
+            if self._index.dim != self.embedder.dim:
+                raise ModelMismatchError(
+                    f"the index holds {self._index.dim}-dim vectors but {self.embedder.name} gives "
+                    f"{self.embedder.dim}; run `qa index build` to rebuild"
+                )
+            self._dim_checked = True
+        return self._index
+
+    def _maybe_reload(self) -> None:
+        """Pick up a save made by another process (e.g. `qa index add` while the app runs)."""
+        if self._index_dir is None:
+            return
+        mtime = _mtime(self._index_dir)
+        if mtime is not None and mtime != self._manifest_mtime:
+            with self._write_lock:
+                if _mtime(self._index_dir) != self._manifest_mtime:
+                    self._index = load_index(self._index_dir)
+                    self._manifest_mtime = _mtime(self._index_dir)
+
+    @property
+    def index(self) -> Index:
+        return self._current_index()
+
+    def _commit(self, index: Index) -> None:
+        if self._index_dir is not None:
+            save_index(index, self._index_dir)  # raises before the swap if the disk fails
+            self._manifest_mtime = _mtime(self._index_dir)
+        self._index = index
+
+    def add_paths(self, paths: Iterable[str | Path], progress: bool = False) -> list[FileOutcome]:
+        """Ingest files or folders and add what is new or changed; one outcome per file."""
+        from qa.ingest import ingest_paths
+
+        max_bytes = int(self.config.max_upload_mb * 1024 * 1024)
+        ingested = ingest_paths(paths, max_bytes=max_bytes)
+        with self._write_lock:
+            new_index, status = add_articles(self._checked_index(), ingested.articles, self.embedder, self.config, progress)
+            if new_index is not self._index:
+                self._commit(new_index)
+        return [_with_status(o, status) for o in ingested.outcomes]
+
+    def add_articles(self, articles: Sequence[Article]) -> dict[str, str]:
+        with self._write_lock:
+            new_index, status = add_articles(self._checked_index(), articles, self.embedder, self.config)
+            if new_index is not self._index:
+                self._commit(new_index)
+        return status
+
+    def remove(self, article_id: str) -> None:
+        with self._write_lock:
+            self._commit(remove_article(self._current_index(), article_id))
+
+    def articles(self) -> list[dict]:
+        index = self._current_index()
+        counts = index.chunk_counts()
+        return [a.meta() | {"chunks": counts[a.id]} for a in index.articles.values()]
+
+    def stats(self) -> dict:
+        index = self._current_index()
+        return {
+            "index_dir": str(self._index_dir) if self._index_dir else None,
+            "articles": len(index.articles), "chunks": len(index.chunks),
+            "model": index.model, "dim": index.dim,
+            "chunker": {"max_tokens": index.max_tokens, "overlap_tokens": index.overlap_tokens},
+        }
+
+    # --- questions -----------------------------------------------------------------
+    def search(self, query: str, k: int | None = None, filters: Filters | None = None, method: str | None = None) -> list[Hit]:
+        return self.retriever.search(query, k=k, filters=filters, method=method)
+
+    def ask_stream(
+        self, question: str, history: Sequence[str] = (), filters: Filters | None = None,
+        mode: str | None = None, top_k: int | None = None,
+    ) -> Iterator[StreamEvent]:
+        """Events: "status" lines, "delta" text as it is produced, then one "final" Answer."""
+        question = validate_question(question, self.config)  # before any model runs
+        mode = mode or self.config.answer_mode
+        if mode not in ("extractive", "generative"):
+            raise QAError(f"mode must be 'extractive' or 'generative', not {mode!r}")
+        if top_k is not None and not 1 <= top_k <= 50:
+            raise QAError(f"top_k must be between 1 and 50, not {top_k}")
+        yield from answer_events(self, question, list(history), filters, mode, top_k or self.config.top_k)
+
+    def ask(
+        self, question: str, history: Sequence[str] = (), filters: Filters | None = None,
+        mode: str | None = None, top_k: int | None = None,
+    ) -> Answer:
+        """Answer `question` from the articles; see `ask_stream`."""
+        for event in self.ask_stream(question, history, filters, mode, top_k):
+            if event.kind == "final" and event.answer is not None:
+                return event.answer
+        raise QAError("the answer stream ended without an answer")  # a bug, not a user error
+
+
+def _mtime(directory: Path | None) -> float | None:
+    if directory is None:
+        return None
+    try:
+        return (directory / MANIFEST).stat().st_mtime_ns
+    except OSError:
+        return None
+
+
+def _with_status(outcome: FileOutcome, status: dict[str, str]) -> FileOutcome:
+    if outcome.status != "read":
+        return outcome
+    kinds = [status.get(a, "unchanged") for a in outcome.article_ids]
+    overall = "added" if "added" in kinds else "updated" if "updated" in kinds else "unchanged"
+    return FileOutcome(outcome.path, overall, outcome.message, outcome.article_ids)
+
+
+__all__ = ["Assistant"]
