@@ -103,7 +103,9 @@ _JUNK_LINES = re.compile(
 # After these nothing belongs to the article (comments, other articles' headlines).
 _END_MARKERS = re.compile(r"(?:leave a (?:reply|comment)|latest posts|you may also like|related (?:posts|articles))[:.]?", re.I)
 _URL_LINE = re.compile(r"<?(https?://\S+?)>?")
-_SOURCE_LINE = re.compile(r"source:\s*(.{1,80})", re.I)
+# "Source: IZ" names a publisher; "Source: a senior diplomat said that ..." is prose and stays.
+_SOURCE_LINE = re.compile(r"source:\s*([^\s.!?,;](?:[^.!?,;]{0,38}[^\s.!?,;])?)\.?", re.I)
+_SOURCE_URL = re.compile(r"source:\s*<?(https?://\S+?)>?", re.I)
 _DATE_LINE = re.compile(r"(?:date|published(?: on)?)\s*:\s*(.{6,40})", re.I)
 _LEADING_DATE = re.compile(r"\s*date:?\s+(\d{4}-\d{2}-\d{2})\s+", re.I)
 _PHOTO_CREDIT = re.compile(r"(?:©|\(c\)|photo:|photo credit:|image credit:)\s*\S.{0,80}", re.I)
@@ -127,12 +129,22 @@ def _is_caption(line: str) -> bool:
 
 
 def _strip_lines(raw: str) -> list[str]:
-    """Split into lines, drop inline junk, collapse spaces; blank lines become ""."""
+    """Split into lines, drop inline junk, collapse spaces; blank lines become "".
+
+    A line that held only junk (an image tag) disappears instead of becoming a blank line,
+    so it does not split a paragraph.
+    """
     lines = []
     for line in raw.replace("\r\n", "\n").replace("\r", "\n").splitlines():
-        line = _INLINE_JUNK.sub(" ", line)
-        lines.append(" ".join(line.split()))
+        stripped = " ".join(_INLINE_JUNK.sub(" ", line).split())
+        if stripped or not line.strip():
+            lines.append(stripped)
     return lines
+
+
+def _host_publisher(url: str | None) -> str | None:
+    host = (urlsplit(url).hostname or "").lower() if url else ""
+    return host.removeprefix("www.") or None
 
 
 _ABBREV = {"mr", "mrs", "ms", "dr", "st", "no", "jr", "sr", "gen", "col", "gov", "sen", "rep", "lt", "sgt", "prof",
@@ -170,7 +182,7 @@ def clean_news_text(raw: str) -> Cleaned:
         date, raw = normalise_date(m.group(1)), raw[m.end():]
     lines = _strip_lines(raw)
     kept: list[str] = []  # "" marks a paragraph break
-    for i, line in enumerate(lines):
+    for line in lines:
         if not line:
             kept.append("")
             continue
@@ -179,20 +191,20 @@ def clean_news_text(raw: str) -> Cleaned:
         if (um := _URL_LINE.fullmatch(line)):
             url = url or um.group(1)
             continue
-        if (sm := _SOURCE_LINE.fullmatch(line)):
-            value = sm.group(1).strip()
-            if _URL_LINE.fullmatch(value):
-                url = url or value.strip("<>")
-            else:
-                publisher = publisher or value
+        if (um := _SOURCE_URL.fullmatch(line)):
+            url = url or um.group(1)
+            continue
+        if (sm := _SOURCE_LINE.fullmatch(line)) and len(sm.group(1).split()) <= 5:
+            publisher = publisher or sm.group(1)
             continue
         if (dm := _DATE_LINE.fullmatch(line)) and normalise_date(dm.group(1)):
             date = date or normalise_date(dm.group(1))
             continue
         if _PHOTO_CREDIT.fullmatch(line):
             # the caption just above a credit line belongs to the photo too (but not the headline)
-            if kept and kept[-1] and _is_caption(kept[-1]) and sum(1 for k in kept if k) > 1:
-                kept.pop()
+            last = max((j for j, k in enumerate(kept) if k), default=None)
+            if last is not None and _is_caption(kept[last]) and sum(1 for k in kept if k) > 1:
+                del kept[last]
             continue
         if (_JUNK_LINES.fullmatch(line) or _PUNCT_ONLY.fullmatch(line)
                 or (_CAPTION_CREDIT.fullmatch(line) and not _is_sentence_end(line))):
@@ -219,9 +231,7 @@ def clean_news_text(raw: str) -> Cleaned:
         if (dl := _DATELINE.match(body)):
             body = body[dl.end():].lstrip()
         title = _sentence_title(body or text)
-    if not publisher and url:
-        host = (urlsplit(url).hostname or "").lower()
-        publisher = host[4:] if host.startswith("www.") else (host or None)
+    publisher = publisher or _host_publisher(url)
     return Cleaned(text=text, title=title, date=date, publisher=publisher, url=url)
 
 
@@ -338,10 +348,14 @@ def html_to_text(html: str) -> Cleaned:
     cleaned = clean_news_text("\n\n".join(b for b in blocks if b))
     date = next((d for d in (normalise_date(meta.get(k)) for k in
                              ("article:published_time", "datepublished", "date", "dc.date", "pubdate", "time")) if d), None)
+    url = meta.get("canonical") or meta.get("og:url") or cleaned.url
+    stated = meta.get("og:site_name") or meta.get("publisher")
     return Cleaned(
         text=cleaned.text,
         title=meta.get("og:title") or cap.get("h1") or cap.get("title") or cleaned.title,
         date=date or cleaned.date,
-        publisher=meta.get("og:site_name") or meta.get("publisher") or cleaned.publisher,
-        url=meta.get("canonical") or meta.get("og:url") or cleaned.url,
+        # a publisher the page states, else a dateline's, else the URL's host
+        publisher=stated or (cleaned.publisher if cleaned.publisher != _host_publisher(cleaned.url) else None)
+        or _host_publisher(url),
+        url=url,
     )

@@ -82,6 +82,13 @@ def test_source_line_gives_publisher_and_is_removed():
     assert c.text == "NATO is ready to talk."
 
 
+def test_source_prose_is_not_a_publisher():
+    raw = "NATO met.\nSource: a senior diplomat said that talks would resume in March.\nSource: https://tass.com/a"
+    c = clean_news_text(raw)
+    assert c.publisher == "tass.com" and c.url == "https://tass.com/a"
+    assert "Source: a senior diplomat said" in c.text and "https" not in c.text
+
+
 def test_url_line_gives_url_and_publisher_host():
     raw = "Headline about NATO\nNATO met in Brussels.\nhttps://www.dailymail.co.uk/wires/reuters/article-1/NATO.html\n.\n"
     c = clean_news_text(raw)
