@@ -1,0 +1,74 @@
+"""Hybrid retrieval on the bundled corpus, BM25 by hand, and filters."""
+
+import math
+
+import pytest
+
+from qa.bm25 import BM25
+from qa.types import Filters
+
+# (query, acceptable first articles): written by reading the five articles.
+CASES = [
+    ("9M729 missile", {"003_c804dac4115a1700.txt", "004_7e226a48a90657f7.txt"}),
+    ("Which missile violates the INF treaty?", {"003_c804dac4115a1700.txt", "004_7e226a48a90657f7.txt"}),
+    ("SSC-8 missile system risk to strategic stability", {"004_7e226a48a90657f7.txt"}),
+    ("Stoltenberg interview with the Canadian CBC television channel", {"001_a8a96078134d5575.txt"}),
+    ("Peskov says relationship with NATO reached a red line", {"001_a8a96078134d5575.txt"}),
+    ("Wendy Sherman at NATO headquarters", {"002_fe4bbc8259d23a58.txt"}),
+    ("Groshko and Fomin lead the Moscow delegation", {"002_fe4bbc8259d23a58.txt"}),
+    ("a new arms race would be dangerous and expensive", {"003_c804dac4115a1700.txt"}),
+    ("presentation of the missile to military attaches in Moscow", {"003_c804dac4115a1700.txt"}),
+    ("negotiations on missile limits should not be held in public", {"000_6f60db793837f3ef.txt"}),
+    ("US unilateral withdrawal from the INF treaty in August 2019", {"000_6f60db793837f3ef.txt"}),
+    ("second-class members of the alliance", {"001_a8a96078134d5575.txt"}),
+    ("unification of Germany promise not to expand east", {"001_a8a96078134d5575.txt"}),
+    ("Allies expressed serious concerns about the new Russian missile system", {"004_7e226a48a90657f7.txt"}),
+    ("annexation of Crimea suspended council meetings", {"002_fe4bbc8259d23a58.txt"}),
+]
+
+
+@pytest.mark.parametrize("query,expected", CASES, ids=[c[0][:40] for c in CASES])
+def test_right_article_comes_first(assistant, query, expected):
+    hits = assistant.search(query, k=5)
+    assert hits[0].chunk.article_id in expected, [h.chunk.article_id for h in hits]
+
+
+def test_hits_are_typed_with_offsets_and_ranks(assistant):
+    hits = assistant.search("9M729", k=5)
+    assert len(hits) == 5
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    for h in hits:
+        assert h.article.text[h.chunk.start:h.chunk.end] == h.chunk.text
+        assert h.dense_rank is not None or h.bm25_rank is not None
+
+
+def test_single_retrievers(assistant):
+    assert assistant.search("9M729", k=3, method="bm25")[0].bm25_rank == 1
+    dense = assistant.search("missile that breaks the treaty", k=3, method="dense")
+    assert all(h.bm25_rank is None and h.dense_rank for h in dense)
+
+
+def test_filters_by_date_publisher_and_id(assistant):
+    only_2020 = assistant.search("NATO", k=20, filters=Filters(date_from="2020-01-01", date_to="2020-12-31"))
+    assert only_2020 and {h.chunk.article_id for h in only_2020} == {"003_c804dac4115a1700.txt"}
+    tass = assistant.search("NATO", k=20, filters=Filters(publishers=("tass",)))
+    assert {h.article.publisher for h in tass} == {"TASS"}
+    one = assistant.search("missile", k=20, filters=Filters(article_ids=("000_6f60db793837f3ef.txt",)))
+    assert {h.chunk.article_id for h in one} == {"000_6f60db793837f3ef.txt"}
+    assert assistant.search("missile", filters=Filters(publishers=("Nobody",))) == []
+
+
+def test_bm25_matches_a_hand_computation():
+    bm = BM25.build(["missile treaty", "missile missile launch", "treaty talks today"])
+    # N=3, "missil" in 2 docs: idf = ln(1 + (3-2+0.5)/(2+0.5)) = ln(1.6)
+    # doc lengths (stopword-free stems): 2, 3, 3 -> avg 8/3
+    idf = math.log(1.6)
+    def w(tf, dl):
+        return idf * tf * 2.2 / (tf + 1.2 * (1 - 0.75 + 0.75 * dl / (8 / 3)))
+    s = bm.scores("missile")
+    assert s[0] == pytest.approx(w(1, 2), rel=1e-5)
+    assert s[1] == pytest.approx(w(2, 3), rel=1e-5)
+    assert s[2] == 0
+    order, _ = bm.search("missile", k=5)
+    assert list(order) == [1, 0]  # tf 2 beats tf 1
+    assert BM25.from_bytes(bm.to_bytes()).scores("missile").tolist() == s.tolist()
