@@ -61,12 +61,14 @@ class Evidence:
 
 
 def answer_type(question: str) -> str | None:
-    """The kind of thing the question asks for: "number", "date", "name" or None.
+    """The kind of thing the question asks for: "number", "date", "name", "alias" or None.
 
     >>> answer_type("How many delegations met?"), answer_type("When did the talks end?"), answer_type("Who said it?")
     ('number', 'date', 'name')
     """
     q = question.lower().strip()
+    if re.search(r"\b(other|another|alternative|also|official|nato|full) (name|designation|title)\b|\balso (known|called)\b|\bdesignat", q):
+        return "alias"
     if re.search(r"\bhow (many|much|long|old|far)\b|\bwhat (number|percentage|share)\b", q):
         return "number"
     if re.search(r"\bwhen\b|\bwhat (year|date|day|month)\b|\bon which (day|date)\b|\bin which year\b", q):
@@ -74,6 +76,14 @@ def answer_type(question: str) -> str | None:
     if re.search(r"^(who|whom)\b|\bwho (said|stated|called|warned|threatened|announced|is|was|were|leads|chairs)\b", q):
         return "name"
     return None
+
+
+# "known as the 9M729 or SSC-8", "dubbed ...", "called Sarmat": a sentence that gives a name for a thing.
+_ALIAS = re.compile(
+    r"\b(?:known as|also called|dubbed|designated|a\.k\.a\.?|code-?named|nicknamed)\b"
+    r"|\bcalled\s+[\"“']?[A-Z0-9]"
+    r"|\b[A-Z0-9]+(?:-[A-Z0-9]+)+\s+or\s+[A-Z0-9]|\b[A-Z0-9]{3,}\s+or\s+[A-Z0-9]+-[A-Z0-9]+"
+)
 
 
 def _typed(kind: str | None, sentence: str, question: str) -> bool:
@@ -85,14 +95,21 @@ def _typed(kind: str | None, sentence: str, question: str) -> bool:
         )
     if kind == "date":
         return has_date(sentence)
+    if kind == "alias":
+        return bool(_ALIAS.search(sentence))
     own = {w.lower() for w in names(question)}
     return any(n.lower() not in own for n in names(sentence[1:]))  # a name beyond the question's own
 
 
-def _key_terms(question: str) -> dict[str, float]:
-    """Stems of the question's content words, names and numbers weighted double."""
-    special = {t for w in names(question[1:]) | numbers(question) for t in terms(w)}
-    return {t: (2.0 if t in special else 1.0) for t in terms(question)}
+def _key_terms(question: str, query: str) -> dict[str, float]:
+    """Stems of the question's content words, names and numbers weighted double.
+
+    Words a follow-up borrowed from earlier questions (in `query` only) count a quarter:
+    they place the question in context but are not what it asks.
+    """
+    special = {t for w in names(query[1:]) | numbers(query) for t in terms(w)}
+    own = set(terms(question))
+    return {t: (2.0 if t in special else 1.0) * (1.0 if t in own else 0.25) for t in terms(query)}
 
 
 def _coverage(weights: dict[str, float], text_terms: set[str]) -> float:
@@ -103,7 +120,7 @@ def _coverage(weights: dict[str, float], text_terms: set[str]) -> float:
 def gather(question: str, query: str, hits: Sequence[Hit], similarity: Similarity, config: Config) -> Evidence:
     """Score every sentence of `hits` against the question and decide whether to answer."""
     kind = answer_type(question)
-    weights = _key_terms(query)
+    weights = _key_terms(question, query)
     if not hits or not weights:
         return Evidence(False, "no passage matches the question", kind, 0.0, 0.0, (), (), ())
     spans: list[tuple[int, int, int]] = []
