@@ -1,0 +1,239 @@
+"""Public benchmarks (SQuAD v1.1, BEIR) as corpora and question sets, and the eval commands.
+
+Why: our own question set is small and written by us; public data that nobody on the
+project wrote keeps the numbers honest and comparable with published ones.
+
+Decisions:
+- SQuAD: every paragraph is an article (id `<title>#<paragraph index>`, title = the
+  Wikipedia title with `_` as spaces), so "retrieved the gold paragraph" is an article
+  hit. A sample of N questions is drawn with `random.Random(seed)`; every gold answer is
+  acceptable; the question's `sources` is its paragraph. It then runs through the same
+  `run_eval` as our own set.
+- BEIR: a corpus document becomes an Article with `title` = its title and `text` = its
+  text (the title alone when the text is empty). The index already embeds and
+  BM25-indexes every chunk as "<title>. <chunk>", which is the title + text input BEIR's
+  own baselines use, so the title is not pasted into the text a second time.
+  Chunk hits are aggregated to documents by best rank; a document's run score is derived
+  from that rank, so trec_eval's tie-breaking cannot reorder the run.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from qa.errors import QAError
+from qa.evaluate import Question, article_ranking
+from qa.types import Article
+
+BEIR_DOCS = 100  # documents kept per query: recall@100 needs 100
+
+
+def _read_squad_json(path: Path) -> dict[str, Any]:
+    try:
+        if path.suffix == ".zip":
+            with zipfile.ZipFile(path) as z:
+                names = [n for n in z.namelist() if n.endswith(".json")]
+                if not names:
+                    raise QAError(f"{path} holds no .json file; expected SQuAD's dev-v1.1.json inside")
+                raw = z.read(names[0])
+        else:
+            raw = path.read_bytes()
+        data = json.loads(raw)
+    except (OSError, zipfile.BadZipFile) as e:
+        raise QAError(f"cannot read SQuAD file {path}: {e}") from None
+    except json.JSONDecodeError as e:
+        raise QAError(f"SQuAD file {path} is not valid JSON: {e.msg} at line {e.lineno}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+        raise QAError(f"{path} is not in SQuAD format: expected {{\"data\": [{{\"title\", \"paragraphs\"}}, ...]}}")
+    return data
+
+
+def load_squad(path: str | Path) -> tuple[list[Article], list[Question]]:
+    """All paragraphs as articles and all questions (in file order) of a SQuAD v1.1 file."""
+    data = _read_squad_json(Path(path))
+    articles: list[Article] = []
+    questions: list[Question] = []
+    for doc in data["data"]:
+        title = str(doc.get("title", "untitled"))
+        for i, para in enumerate(doc.get("paragraphs", [])):
+            context = para.get("context") or ""
+            if not context.strip():
+                continue
+            aid = f"{title}#{i}"
+            articles.append(Article(id=aid, title=title.replace("_", " "), text=context))
+            for qa in para.get("qas", []):
+                answers = tuple(dict.fromkeys(a["text"] for a in qa.get("answers", []) if a.get("text")))
+                if not answers or not qa.get("question", "").strip():
+                    continue
+                questions.append(Question(id=str(qa.get("id") or f"{aid}:{len(questions)}"), question=qa["question"].strip(),
+                                          answers=answers, sources=(aid,), kind="squad"))
+    if not articles or not questions:
+        raise QAError(f"{path} holds no SQuAD paragraphs with questions")
+    return articles, questions
+
+
+def sample(questions: list[Question], limit: int | None, seed: int) -> list[Question]:
+    """`limit` questions drawn with `random.Random(seed)` (all of them, shuffled, when None)."""
+    n = len(questions) if limit is None else min(limit, len(questions))
+    return random.Random(seed).sample(questions, n)
+
+
+def load_beir(directory: str | Path, split: str = "test") -> tuple[list[Article], dict[str, str], dict[str, dict[str, int]]]:
+    """A BEIR folder as (articles, {query id: text}, qrels) restricted to `split`'s queries."""
+    d = Path(directory)
+    corpus, queries_file, qrels_file = d / "corpus.jsonl", d / "queries.jsonl", d / "qrels" / f"{split}.tsv"
+    for f in (corpus, queries_file, qrels_file):
+        if not f.is_file():
+            raise QAError(f"{f} is missing; a BEIR folder holds corpus.jsonl, queries.jsonl and qrels/{split}.tsv")
+    articles = []
+    for n, obj in _jsonl(corpus):
+        title, text = str(obj.get("title") or "").strip(), str(obj.get("text") or "").strip()
+        if "_id" not in obj or not (title or text):
+            raise QAError(f"{corpus}:{n}: a document needs `_id` and a title or text")
+        articles.append(Article(id=str(obj["_id"]), title=title, text=text or title))
+    qrels: dict[str, dict[str, int]] = {}
+    with qrels_file.open(encoding="utf-8", newline="") as fh:
+        for n, row in enumerate(csv.reader(fh, delimiter="\t"), 1):
+            if n == 1 and row and row[0] == "query-id" or not row:
+                continue
+            try:
+                qrels.setdefault(row[0], {})[row[1]] = int(row[2])
+            except (IndexError, ValueError):
+                raise QAError(f"{qrels_file}:{n}: expected `query-id<TAB>corpus-id<TAB>score`, got {row!r}") from None
+    all_queries = {str(o["_id"]): str(o.get("text", "")) for _, o in _jsonl(queries_file) if "_id" in o}
+    missing = [q for q in qrels if q not in all_queries]
+    if missing:
+        raise QAError(f"{qrels_file} names {len(missing)} queries not in {queries_file}, e.g. {missing[0]!r}")
+    return articles, {q: all_queries[q] for q in qrels}, qrels
+
+
+def _jsonl(path: Path):
+    with path.open(encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if line.strip():
+                try:
+                    yield n, json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise QAError(f"{path}:{n}: not valid JSON ({e.msg})") from None
+
+
+def beir_run(assistant: Any, queries: dict[str, str], docs: int = BEIR_DOCS, progress: bool = True) -> dict[str, dict[str, float]]:
+    """{query id: {doc id: score}} with each query's best `docs` documents (best chunk rank)."""
+    from tqdm import tqdm
+
+    k = assistant.config.candidates  # the caller sizes candidates so `docs` documents come back
+    run = {}
+    for qid, text in tqdm(queries.items(), desc="search", unit="q", disable=not progress):
+        ranked = article_ranking(assistant.search(text, k=k))[:docs]
+        run[qid] = {doc: float(len(ranked) - i) for i, doc in enumerate(ranked)}
+    return run
+
+
+# --- CLI handlers (registered by qa.evaluate.register) -----------------------------------
+
+def _out_dir(args: Any, suffix: str = "") -> Path:
+    if args.out:
+        return Path(args.out)
+    import datetime
+
+    return Path("eval") / "runs" / (datetime.datetime.now().strftime("%Y%m%d-%H%M%S") + suffix)
+
+
+def parse_overrides(spec: str) -> dict[str, Any]:
+    """"mode=generative,top_k=3" -> {"answer_mode": "generative", "top_k": 3} (typed by Config)."""
+    from dataclasses import fields
+
+    from qa.config import Config
+
+    types = {f.name: f.type for f in fields(Config)}
+    out: dict[str, Any] = {}
+    for item in filter(None, (s.strip() for s in spec.split(","))):
+        key, eq, value = item.partition("=")
+        key = {"mode": "answer_mode"}.get(key.strip(), key.strip())
+        if not eq or key not in types:
+            raise QAError(f"--compare item {item!r} must be KEY=VALUE with a config key (e.g. top_k=3, mode=generative)")
+        try:
+            out[key] = int(value) if types[key] == "int" else float(value) if types[key] == "float" else value.strip()
+        except ValueError:
+            raise QAError(f"--compare item {item!r}: {key} must be a {types[key]}") from None
+    return out
+
+
+def cmd_eval(args: Any, config: Any = None) -> int:
+    """`qa eval`: the CLI calls handlers as func(args, config); `args.config` is the same."""
+    from qa.assistant import Assistant
+    from qa.evaluate import load_questions, run_eval
+    from qa.report import compare_table, summary_table, write_report
+
+    cfg = config or args.config
+    out = _out_dir(args, "-squad" if args.format == "squad" else "")
+    progress = not args.no_progress
+    if args.format == "squad":
+        if args.compare:
+            raise QAError("--compare works with question sets (--format jsonl) only")
+        articles, questions = load_squad(args.questions)
+        questions = sample(questions, args.limit, args.seed)
+        print(f"SQuAD: {len(articles)} paragraphs, {len(questions)} questions (seed {args.seed}); building the index ...")
+        assistant = Assistant.from_articles(articles, cfg, progress=progress)
+        run = run_eval(assistant, questions, mode=args.mode, progress=progress)
+        run.config |= {"squad_file": str(args.questions), "limit": args.limit, "seed": args.seed}
+        write_report(run, out, title=f"SQuAD v1.1 dev, {len(questions)} questions (seed {args.seed})")
+        print(summary_table(run.metrics))
+        print(f"wrote {out}/")
+        return 0
+    questions = load_questions(args.questions)[: args.limit]
+    if not args.compare:
+        run = run_eval(Assistant.open(cfg), questions, mode=args.mode, progress=progress)
+        write_report(run, out, title=f"{args.questions} ({len(questions)} questions)")
+        print(summary_table(run.metrics))
+        print(f"wrote {out}/")
+        return 0
+    runs = []
+    for spec in args.compare:
+        over = parse_overrides(spec)
+        c = cfg.replace(**over)
+        run = run_eval(Assistant.open(c), questions, mode=args.mode if "answer_mode" not in over else None, progress=progress)
+        run.label = spec
+        label_dir = out / "".join(ch if ch.isalnum() or ch in "=-_." else "_" for ch in spec)
+        write_report(run, label_dir, title=f"{args.questions} with {spec}")
+        runs.append(run)
+    table = compare_table(runs)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "compare.md").write_text(table + "\n", encoding="utf-8")
+    print(table)
+    print(f"wrote {out}/")
+    return 0
+
+
+def cmd_eval_retrieval(args: Any, config: Any = None) -> int:
+    from qa.assistant import Assistant
+    from qa.metrics import beir_scores
+
+    base = config or args.config
+    articles, queries, qrels = load_beir(args.beir, args.split)
+    if args.limit:
+        keep = list(queries)[: args.limit]
+        queries, qrels = {q: queries[q] for q in keep}, {q: qrels[q] for q in keep}
+    # A document is several chunks: ask for 3 chunks per wanted document so 100 distinct
+    # documents come back (abstracts are 1-4 chunks of 128 tokens).
+    cfg = base.replace(retriever=args.retriever, candidates=max(base.candidates, 3 * BEIR_DOCS), top_k=3 * BEIR_DOCS)
+    progress = not args.no_progress
+    print(f"BEIR {Path(args.beir).name}/{args.split}: {len(articles)} documents, {len(queries)} queries; building the index ...")
+    assistant = Assistant.from_articles(articles, cfg, progress=progress)
+    scores = beir_scores(qrels, beir_run(assistant, queries, progress=progress))
+    per_query = scores.pop("per_query")
+    result = {"dataset": str(args.beir), "split": args.split, "retriever": cfg.retriever, "documents": len(articles),
+              "chunks": len(assistant.index.chunks), "candidates": cfg.candidates} | scores
+    out = _out_dir(args, "-beir")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").write_text(json.dumps(result | {"per_query": per_query}, indent=2) + "\n", encoding="utf-8")
+    print(f"{'metric':<12}{'value':>8}")
+    for m in ("ndcg@10", "recall@100", "mrr@10"):
+        print(f"{m:<12}{result[m]:>8.3f}")
+    print(f"({result['n_queries']} queries, retriever {cfg.retriever}); wrote {out}/metrics.json")
+    return 0
