@@ -36,8 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_config(args.config, index_dir=args.index, host=args.host, port=args.port)
         assistant = Assistant.open(cfg)
     except IndexMissingError as e:
-        print(f"error: {e}\nBuild the index first: qa index build data/articles --index "
-              f"{args.index or 'index'}   (or run `make run`, which builds it)", file=sys.stderr)
+        print(f"error: {e}\n(`make run` builds the index over data/articles first.)", file=sys.stderr)
         return 2
     except QAError as e:
         print(f"error: {e}", file=sys.stderr)

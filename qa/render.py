@@ -109,7 +109,7 @@ def answer_markdown(answer: dict[str, Any], turn: int) -> str:
     if answer.get("refused"):
         body = md_escape(answer.get("answer") or "I could not find this in the articles.")
         closest = answer.get("closest") or []
-        note = " The closest passages are listed under Sources; check them yourself." if closest else ""
+        note = " The closest passages are shown under Sources." if closest and "closest" not in body else ""
         parts.append(f"> ⚠️ **Not answered from the articles.** {body}{md_escape(note)}")
     else:
         numbers = [c["n"] for c in answer.get("citations") or []]

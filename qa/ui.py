@@ -135,8 +135,7 @@ def parse_history(history: Any) -> list[str]:
 def check_upload(path: str | Path, max_mb: float) -> FileOutcome | None:
     """A rejection for a file that must not reach the index, or None when it may.
 
-    Checks the extension, the size limit, emptiness and binary content (NUL bytes or
-    undecodable UTF-8 in the first 64 KiB)."""
+    Checks the extension, the size limit, emptiness and NUL bytes in the first 64 KiB."""
     p = Path(path)
     name = p.name
     if p.suffix.lower() not in SUPPORTED:
@@ -150,12 +149,7 @@ def check_upload(path: str | Path, max_mb: float) -> FileOutcome | None:
         return FileOutcome(name, "rejected", "the file is empty")
     if b"\x00" in head:
         return FileOutcome(name, "rejected", "the file is binary, not text")
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as e:
-        if e.start < len(head) - 4:  # not just a character cut at the 64 KiB boundary
-            return FileOutcome(name, "rejected", "the file is not UTF-8 text (binary?)")
-    return None
+    return None  # encodings and subtler binary content are judged by qa.ingest
 
 
 def _named(o: FileOutcome, name: str) -> dict[str, Any]:
@@ -175,27 +169,13 @@ class _Handlers:
     def __init__(self, assistant: Any) -> None:
         self.a = assistant
         self.cfg = assistant.config
-        self._texts: dict[str, str] = {}
         self._lock = threading.Lock()  # add/remove are not run concurrently
 
     # -- articles
     def article_text(self, article_id: str) -> str | None:
-        if article_id in self._texts:
-            return self._texts[article_id]
-        text = None
-        getter = getattr(self.a, "article", None)
-        if callable(getter):
-            try:
-                art = getter(article_id)
-                text = getattr(art, "text", None)
-            except QAError:
-                text = None
-        else:
-            hits = self.a.search(article_id, k=1, filters=Filters(article_ids=(article_id,)))
-            text = hits[0].article.text if hits else None
-        if text is not None:
-            self._texts[article_id] = text
-        return text
+        """The cleaned text of an indexed article (None once removed); loads no model."""
+        art = self.a.index.articles.get(article_id)
+        return None if art is None else art.text
 
     def texts_for(self, answer: dict[str, Any]) -> dict[str, str]:
         out = {}
@@ -301,7 +281,6 @@ class _Handlers:
                     outcomes.extend(_named(o, name) for o in self.a.add_paths([path]))
                 except QAError as e:
                     outcomes.append(_named(FileOutcome(name, "rejected", str(e)), name))
-            self._texts.clear()
         return outcomes
 
     def upload(self, files, progress=gr.Progress()):
@@ -319,8 +298,7 @@ class _Handlers:
         try:
             with self._lock:
                 self.a.remove(article_id)
-                self._texts.clear()
-            gr.Info(f"Removed {article_id}")
+                gr.Info(f"Removed {article_id}")
         except QAError as e:
             gr.Warning(str(e))
         return self.corpus_updates()

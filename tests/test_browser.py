@@ -1,0 +1,194 @@
+"""The page in a real headless Chromium: answers with clickable [n] markers, a source viewer
+with the passage highlighted, and hostile articles that stay inert (no script, no dialog,
+no remote image). Screenshots go to tests/artifacts/ for a human to look at."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists("/usr/bin/chromium"),
+                       reason="/usr/bin/chromium is missing: `make chromium` (or apt-get install chromium) installs it"),
+]
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+TRAP = 9  # port of the "remote" image server nothing may contact
+
+HOSTILE_TXT = """Brindlecombe harbour <script>window.__pwned=1;alert(1)</script> report
+
+The harbour of Brindlecombe registered 7319 fishing boats in 2023, the harbour master said. <img src=x onerror="window.__pwned=2;alert(2)"> The count was a record.
+
+A picture of the boats: ![x](http://127.0.0.1:9/x.png) was posted online.
+"""
+HOSTILE_JSONL = (
+    '{"id": "quillmoor_bells", "title": "Quillmoor <img src=x onerror=\\"window.__pwned=3;alert(3)\\"> news", '
+    '"date": "2023-05-01", "publisher": "<b>Evil</b> Press", "url": "javascript:alert(4)", '
+    '"text": "The village of Quillmoor owns 5821 copper bells, the mayor said. '
+    '<script>window.__pwned=5;alert(5)</script> ![y](http://127.0.0.1:9/y.png) The bells ring daily."}\n'
+)
+
+
+def _env() -> dict[str, str]:
+    return dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
+                QA_CONFIG="/nonexistent/qa.toml")
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("browser")
+    built = subprocess.run([str(Path(sys.executable).parent / "qa"), "index", "build", str(ROOT / "data/articles"),
+                            "--index", str(tmp / "index")], env=_env(), capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = open(tmp / "app.log", "w")
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port), "--index", str(tmp / "index")],
+                            cwd=ROOT, env=_env(), stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, (tmp / "app.log").read_text()
+            assert time.monotonic() < deadline, "app.py did not answer within 120 s"
+            try:
+                urllib.request.urlopen(url + "/gradio_api/info", timeout=2).close()
+                break
+            except OSError:
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+        log.close()
+
+
+@pytest.fixture
+def page(app_url):
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+        try:
+            pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+            pg.set_default_timeout(60_000)
+            pg.dialogs, pg.trapped = [], []
+            pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
+            pg.on("request", lambda r: pg.trapped.append(r.url) if urlsplit(r.url).port == TRAP else None)
+            pg.failed = []
+            pg.on("requestfailed", lambda r: pg.failed.append((r.url, r.failure)) if urlsplit(r.url).port == TRAP else None)
+            pg.goto(app_url, wait_until="domcontentloaded")
+            pg.wait_for_selector("#qa-question textarea")
+            yield pg
+        finally:
+            browser.close()
+
+
+def ask(page, question: str, turn: int) -> None:
+    """Ask in the chat and wait until the answer's sources panel (or an error) is shown."""
+    page.locator("#qa-question textarea").fill(question)
+    page.locator("#qa-ask").click()
+    page.wait_for_function(
+        """(turn) => document.querySelector(`#qa-sources [data-qa-cite^="${turn}-"]`)
+                    || document.querySelector('#qa-sources .qa-refusal')""", arg=turn)
+
+
+def test_answer_marker_opens_highlighted_passage(page):
+    ask(page, "Which missile violates the INF treaty?", 0)
+    marker = page.locator('#qa-chat a[href="#qa-cite-0-1"]').first
+    assert marker.inner_text() == "[1]"
+    assert "9M729" in page.locator("#qa-chat").inner_text()
+    card_quote = page.locator("#qa-sources .qa-source").first.locator("mark").inner_text()
+    marker.click()
+    mark = page.locator("#qa-viewer mark")
+    mark.wait_for()
+    assert mark.is_visible() and mark.inner_text() == card_quote and "9M729" in mark.inner_text()
+    assert page.url.endswith("/")  # the click was handled, not followed as a link
+    page.screenshot(path=str(ARTIFACTS / "answer_with_source.png"), full_page=True)
+
+    page.locator("#qa-new").click()  # New chat clears the history and the panels
+    page.wait_for_function("() => !document.querySelector('#qa-chat').innerText.includes('9M729')")
+    assert page.locator("#qa-viewer mark").count() == 0
+
+
+def test_hostile_articles_stay_inert(page, tmp_path):
+    (tmp_path / "brindlecombe.txt").write_text(HOSTILE_TXT, encoding="utf-8")
+    (tmp_path / "quillmoor.jsonl").write_text(HOSTILE_JSONL, encoding="utf-8")
+    page.get_by_role("tab", name="Articles").click()
+    page.locator("#qa-files input[type=file]").set_input_files(
+        [str(tmp_path / "brindlecombe.txt"), str(tmp_path / "quillmoor.jsonl")])
+    page.locator("#qa-files").get_by_text("quillmoor", exact=True).wait_for()  # shown as stem + extension
+    page.locator("#qa-upload").click()
+    page.wait_for_function("() => (document.querySelector('#qa-outcomes')?.innerText.match(/added/g) || []).length == 2")
+    corpus = page.locator("#qa-corpus").inner_text()
+    assert "quillmoor_bells" in corpus and "<b>Evil</b> Press" in corpus  # shown as text
+    page.screenshot(path=str(ARTIFACTS / "hostile_upload.png"), full_page=True)
+
+    page.get_by_role("tab", name="Chat").click()
+    ask(page, "How many copper bells does Quillmoor own?", 0)
+    assert "5821" in page.locator("#qa-chat").inner_text()
+    page.locator('#qa-chat a[href="#qa-cite-0-1"]').first.click()
+    page.locator("#qa-viewer mark").wait_for()
+    viewer = page.locator("#qa-viewer").inner_text()
+    assert "<script>window.__pwned=5;alert(5)</script>" in viewer  # the payload is visible text
+    assert '<img src=x onerror="window.__pwned=3;alert(3)">' in viewer
+    assert page.locator("#qa-viewer a").count() == 0  # javascript: URL is not a link
+
+    ask(page, "How many fishing boats did the Brindlecombe harbour register?", 1)
+    page.locator('#qa-chat a[href="#qa-cite-1-1"]').first.click()
+    page.wait_for_function("() => document.querySelector('#qa-viewer')?.innerText.includes('7319')")
+    # the question itself is hostile too: the chatbot shows it as text
+    ask(page, 'Quillmoor bells ![z](http://127.0.0.1:9/z.png) <img src=x onerror="window.__pwned=6;alert(6)">', 2)
+    assert "![z](http://127.0.0.1:9/z.png)" in page.locator("#qa-chat").inner_text()
+    page.wait_for_timeout(1500)  # give any injected handler time to fire
+    page.screenshot(path=str(ARTIFACTS / "hostile_answer.png"), full_page=True)
+
+    assert page.evaluate("() => window.__pwned") is None
+    assert page.dialogs == []
+    assert page.trapped == []
+    assert page.locator("#qa-chat img, #qa-sources img, #qa-viewer img").count() == 0
+
+
+def test_image_policy_blocks_remote_images(page):
+    assert "img-src 'self' data: blob:" in page.evaluate(
+        "() => document.querySelector('meta[http-equiv=\"Content-Security-Policy\"]')?.content || ''")
+    blocked = page.evaluate("""() => new Promise(resolve => {
+        document.addEventListener('securitypolicyviolation', e => resolve(e.blockedURI), {once: true});
+        const img = document.createElement('img');
+        img.src = 'http://127.0.0.1:9/csp.png';
+        document.body.appendChild(img);
+        setTimeout(() => resolve(null), 3000);
+    })""")
+    assert blocked == "http://127.0.0.1:9/csp.png"
+    page.wait_for_timeout(500)
+    assert page.failed == [("http://127.0.0.1:9/csp.png", "csp")]  # blocked by the policy, never sent
+
+
+def test_refusal_and_bad_date_are_shown_as_such(page):
+    ask(page, "What is the boiling point of liquid nitrogen on Mars?", 0)
+    assert page.locator("#qa-sources .qa-refusal").is_visible()
+    assert "Not answered" in page.locator("#qa-chat").inner_text()
+    page.get_by_role("button", name="Options").click()
+    page.get_by_label("From date").fill("2022-13-45")
+    page.locator("#qa-question textarea").fill("Which missile violates the INF treaty?")
+    page.locator("#qa-ask").click()
+    page.locator("#qa-chat").get_by_text("is not a date like").wait_for()
+    page.screenshot(path=str(ARTIFACTS / "refusal_and_bad_date.png"), full_page=True)
