@@ -122,14 +122,17 @@ def _jsonl(path: Path):
                     raise QAError(f"{path}:{n}: not valid JSON ({e.msg})") from None
 
 
-def beir_run(assistant: Any, queries: dict[str, str], docs: int = BEIR_DOCS, progress: bool = True) -> dict[str, dict[str, float]]:
+def beir_run(
+    assistant: Any, queries: dict[str, str], docs: int = BEIR_DOCS, method: str | None = None, progress: bool = True
+) -> dict[str, dict[str, float]]:
     """{query id: {doc id: score}} with each query's best `docs` documents (best chunk rank)."""
     from tqdm import tqdm
 
     k = assistant.config.candidates  # the caller sizes candidates so `docs` documents come back
     run = {}
-    for qid, text in tqdm(queries.items(), desc="search", unit="q", disable=not progress):
-        ranked = article_ranking(assistant.search(text, k=k))[:docs]
+    for qid, text in tqdm(queries.items(), desc=f"search ({method or 'default'})", unit="q", disable=not progress):
+        hits = assistant.search(text, k=k, method=method) if method else assistant.search(text, k=k)
+        ranked = article_ranking(hits)[:docs]
         run[qid] = {doc: float(len(ranked) - i) for i, doc in enumerate(ranked)}
     return run
 
@@ -221,19 +224,21 @@ def cmd_eval_retrieval(args: Any, config: Any = None) -> int:
         queries, qrels = {q: queries[q] for q in keep}, {q: qrels[q] for q in keep}
     # A document is several chunks: ask for 3 chunks per wanted document so 100 distinct
     # documents come back (abstracts are 1-4 chunks of 128 tokens).
-    cfg = base.replace(retriever=args.retriever, candidates=max(base.candidates, 3 * BEIR_DOCS), top_k=3 * BEIR_DOCS)
+    cfg = base.replace(candidates=max(base.candidates, 3 * BEIR_DOCS), top_k=3 * BEIR_DOCS)
+    methods = list(dict.fromkeys(args.retrievers or [cfg.retriever]))
     progress = not args.no_progress
     print(f"BEIR {Path(args.beir).name}/{args.split}: {len(articles)} documents, {len(queries)} queries; building the index ...")
     assistant = Assistant.from_articles(articles, cfg, progress=progress)
-    scores = beir_scores(qrels, beir_run(assistant, queries, progress=progress))
-    per_query = scores.pop("per_query")
-    result = {"dataset": str(args.beir), "split": args.split, "retriever": cfg.retriever, "documents": len(articles),
-              "chunks": len(assistant.index.chunks), "candidates": cfg.candidates} | scores
+    result: dict[str, Any] = {"dataset": str(args.beir), "split": args.split, "documents": len(articles),
+                              "chunks": len(assistant.index.chunks), "candidates": cfg.candidates, "retrievers": {}}
+    for method in methods:
+        scores = beir_scores(qrels, beir_run(assistant, queries, method=method, progress=progress))
+        result["retrievers"][method] = scores
     out = _out_dir(args, "-beir")
     out.mkdir(parents=True, exist_ok=True)
-    (out / "metrics.json").write_text(json.dumps(result | {"per_query": per_query}, indent=2) + "\n", encoding="utf-8")
-    print(f"{'metric':<12}{'value':>8}")
-    for m in ("ndcg@10", "recall@100", "mrr@10"):
-        print(f"{m:<12}{result[m]:>8.3f}")
-    print(f"({result['n_queries']} queries, retriever {cfg.retriever}); wrote {out}/metrics.json")
+    (out / "metrics.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"{'retriever':<10}{'nDCG@10':>9}{'recall@100':>12}{'MRR@10':>9}")
+    for method, s in result["retrievers"].items():
+        print(f"{method:<10}{s['ndcg@10']:>9.3f}{s['recall@100']:>12.3f}{s['mrr@10']:>9.3f}")
+    print(f"({len(queries)} queries, {result['chunks']} chunks); wrote {out}/metrics.json")
     return 0

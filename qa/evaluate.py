@@ -237,7 +237,8 @@ def register(subparsers: Any) -> None:
     r.add_argument("--beir", required=True, help="BEIR folder with corpus.jsonl, queries.jsonl, qrels/<split>.tsv")
     r.add_argument("--split", default="test", help="qrels split (default test)")
     r.add_argument("--limit", type=int, help="only the first N queries of the split")
-    r.add_argument("--retriever", choices=("hybrid", "dense", "bm25"), help="retrieval method (default: config)")
+    r.add_argument("--retriever", dest="retrievers", nargs="+", choices=("hybrid", "dense", "bm25"),
+                   help="retrieval method(s), each scored over the same index (default: the config's)")
     r.add_argument("--out", help="output folder (default: eval/runs/<timestamp>-beir/)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.set_defaults(func=benchmarks.cmd_eval_retrieval)
