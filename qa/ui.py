@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import threading
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ import gradio as gr
 from qa import render
 from qa.errors import QAError
 from qa.types import FileOutcome, Filters
+
+log = logging.getLogger(__name__)
 
 SUPPORTED = (".txt", ".md", ".html", ".htm", ".json", ".jsonl")
 MODES = ("extractive", "generative")
@@ -33,8 +36,7 @@ HEAD = """<meta http-equiv="Content-Security-Policy" content="img-src 'self' dat
 CSS = """
 .qa-source { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px 10px; margin: 8px 0; }
 .qa-source.qa-active { outline: 2px solid var(--color-accent); }
-.qa-source-head { font-weight: 600; }
-.qa-title { font-variant: normal; font-variant-caps: normal; }
+.qa-source-head, .qa-viewer h3 { font-weight: 700; }  /* 600 falls back to a mismatched face */
 .qa-n, .qa-open { cursor: pointer; border: none; background: none; color: var(--color-accent); padding: 0 2px; font: inherit; }
 .qa-open { font-size: 0.85em; text-decoration: underline; }
 .qa-meta { font-size: 0.85em; opacity: 0.8; margin: 2px 0 4px; overflow-wrap: anywhere; }
@@ -76,6 +78,15 @@ if (!window.__qaCiteHooked) {
     window.__qaCiteFire(a.getAttribute('href').slice(9));
   }, true);
 }
+"""
+
+
+# Runs when the viewer mounts: each new article scrolls to its highlighted passage.
+VIEWER_JS = """
+watch('value', () => {
+  const box = element.querySelector('.qa-viewer'), m = element.querySelector('mark');
+  if (box && m) box.scrollTop += m.getBoundingClientRect().top - box.getBoundingClientRect().top - 80;
+});
 """
 
 
@@ -163,8 +174,8 @@ def _named(o: FileOutcome, name: str) -> dict[str, Any]:
 # ---- the app -------------------------------------------------------------------------
 
 
-class _Handlers:
-    """The event handlers, closed over one Assistant."""
+class Handlers:
+    """The event handlers, closed over one Assistant (public so tests can call them directly)."""
 
     def __init__(self, assistant: Any) -> None:
         self.a = assistant
@@ -197,18 +208,18 @@ class _Handlers:
         chat = list(chat or [])
         session = session or {"questions": [], "answers": []}
         if not question:
-            yield gr.update(), chat, session, gr.update()
+            yield gr.update(), list(chat), session, gr.update()
             return
         chat.append({"role": "user", "content": render.md_escape(question)})
         try:
             filters = parse_filters(date_from, date_to, publishers)
         except QAError as e:
             chat.append({"role": "assistant", "content": render.error_markdown(str(e))})
-            yield question, chat, session, gr.update()
+            yield question, list(chat), session, gr.update()
             return
         turn = len(session["answers"])
         chat.append({"role": "assistant", "content": "*Searching the articles…*"})
-        yield "", chat, session, gr.update()
+        yield "", list(chat), session, gr.update()
         text, status, answer = "", None, None
         try:
             for ev in self.a.ask_stream(question, history=tuple(session["questions"]), filters=filters,
@@ -221,18 +232,24 @@ class _Handlers:
                     answer = ev.answer.to_dict()
                     break
                 chat[-1] = {"role": "assistant", "content": render.partial_markdown(text, status, turn)}
-                yield gr.update(), chat, session, gr.update()
+                yield gr.update(), list(chat), session, gr.update()
         except QAError as e:
             chat[-1] = {"role": "assistant", "content": render.error_markdown(str(e))}
-            yield gr.update(), chat, session, gr.update()
+            yield gr.update(), list(chat), session, gr.update()
+            return
+        except Exception as e:  # a bug: say so in the chat instead of leaving "Searching…" up
+            log.exception("answering %r failed", question)
+            chat[-1] = {"role": "assistant", "content": render.error_markdown(
+                f"internal error ({type(e).__name__}); the server log has the details")}
+            yield gr.update(), list(chat), session, gr.update()
             return
         if answer is None:
             chat[-1] = {"role": "assistant", "content": render.error_markdown("the assistant gave no answer")}
-            yield gr.update(), chat, session, gr.update()
+            yield gr.update(), list(chat), session, gr.update()
             return
         session = {"questions": session["questions"] + [question], "answers": session["answers"] + [answer]}
         chat[-1] = {"role": "assistant", "content": render.answer_markdown(answer, turn)}
-        yield gr.update(), chat, session, render.sources_html(answer, turn, self.texts_for(answer))
+        yield gr.update(), list(chat), session, render.sources_html(answer, turn, self.texts_for(answer))
 
     def show_source(self, session, evt: gr.EventData):
         key = str(getattr(evt, "cite", "") or "")
@@ -306,7 +323,7 @@ class _Handlers:
 
 def build_app(assistant: Any) -> gr.Blocks:
     """The whole web app over one Assistant, queued; launch it with `launch_options`."""
-    h = _Handlers(assistant)
+    h = Handlers(assistant)
     cfg = assistant.config
     with gr.Blocks(title="qa · ask the news articles") as demo:
         session = gr.State({"questions": [], "answers": []})
@@ -334,7 +351,7 @@ def build_app(assistant: Any) -> gr.Blocks:
                             publishers = gr.Dropdown([], multiselect=True, label="Publishers", value=[])
                 with gr.Column(scale=2):
                     sources = gr.HTML(render.sources_html(None, 0, {}), elem_id="qa-sources", js_on_load=SOURCES_JS)
-                    viewer = gr.HTML(render.viewer_html(None, None), elem_id="qa-viewer")
+                    viewer = gr.HTML(render.viewer_html(None, None), elem_id="qa-viewer", js_on_load=VIEWER_JS)
         with gr.Tab("Articles"):
             files = gr.File(file_count="multiple", label="Upload articles (.txt .md .html .json .jsonl, "
                             f"up to {cfg.max_upload_mb:g} MB each)", elem_id="qa-files")

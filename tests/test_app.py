@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from qa.errors import QAError
-from qa.ui import check_upload, parse_filters, parse_history
+from qa.ui import Handlers, check_upload, parse_filters, parse_history
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTION = "Which missile violates the INF treaty?"
@@ -77,9 +77,14 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def built_index(tmp_path_factory):
+    return build_index(tmp_path_factory.mktemp("built") / "index")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, built_index):
     tmp = tmp_path_factory.mktemp("app")
-    index = build_index(tmp / "index")
+    index = Path(shutil.copytree(built_index, tmp / "index"))
     proc, url = start_app(index, tmp / "app.log", QA_MAX_UPLOAD_MB="0.05")
     try:
         yield {"url": url, "index": index, "log": tmp / "app.log"}
@@ -182,6 +187,51 @@ def test_page_carries_the_image_policy(server):
     with urllib.request.urlopen(server["url"] + "/config", timeout=10) as r:
         config = json.loads(r.read())
     assert "img-src 'self' data: blob:" in config.get("head", "")
+
+
+# ---- the handlers in-process, over a real index --------------------------------------
+
+
+def test_chat_handlers_stream_filter_follow_up_and_remove(built_index, tmp_path):
+    from types import SimpleNamespace
+
+    from qa.assistant import Assistant
+    from qa.config import Config
+
+    index = shutil.copytree(built_index, tmp_path / "index")
+    h = Handlers(Assistant.open(Config(index_dir=str(index))))
+    corpus, pubs, ids = h.corpus_updates()
+    assert pubs["choices"] == ["IZ", "TASS", "dailymail.co.uk"] and len(ids["choices"]) == 5
+    assert "5 articles" in corpus
+
+    steps = list(h.ask(QUESTION, [], None, "extractive", 5, "", "", ["TASS"]))
+    assert len(steps) >= 3 and "9M729" in steps[-2][1][-1]["content"]  # text streamed before the final answer
+    assert steps[-2][3] == {"__type__": "update"}  # ... which alone fills the sources panel
+    _, chat, session, sources = steps[-1]
+    answer = session["answers"][0]
+    assert session["questions"] == [QUESTION] and not answer["refused"]
+    assert {c["publisher"] for c in answer["citations"]} == {"TASS"}  # the publisher filter applied
+    assert "(#qa-cite-0-1)" in chat[-1]["content"] and "<mark>" in sources
+
+    steps = list(h.ask("Who said that?", chat, session, "extractive", 5, "", "", []))
+    _, chat, session, _ = steps[-1]
+    assert session["questions"] == [QUESTION, "Who said that?"]  # history = earlier questions
+    assert chat[-1]["content"].startswith("*Searched for:")  # the rewritten follow-up is shown
+
+    viewer = h.show_source(session, SimpleNamespace(cite="0-1"))
+    assert "<mark>" in viewer and "9M729" in viewer
+
+    steps = list(h.ask(QUESTION, chat, session, "extractive", 5, "2030-01-01", "", []))
+    _, chat, session, sources = steps[-1]
+    assert session["answers"][-1]["refused"] and "qa-refusal" in sources  # nothing dated 2030: refused
+    steps = list(h.ask(QUESTION, chat, session, "extractive", 5, "2022-02-30", "", []))
+    assert "is not a date like" in steps[-1][1][-1]["content"]
+    assert len(steps[-1][2]["questions"]) == 3  # the bad-date question is not history
+
+    cited = answer["citations"][0]["source"]
+    corpus, pubs, ids = h.remove(cited)
+    assert cited not in ids["choices"] and len(ids["choices"]) == 4
+    assert "no longer in the index" in h.show_source(session, SimpleNamespace(cite="0-1"))
 
 
 # ---- without a server ---------------------------------------------------------------
