@@ -97,11 +97,14 @@ def write_plots(results: Sequence[dict[str, Any]], metrics: dict[str, Any], out:
     paths.append(_save(fig, out / PLOTS[1], plt))
 
     fig, ax = plt.subplots(figsize=(6, 3.2))
+    support = [r["scores"]["support_score"] for r in results if r["scores"]["support_score"] is not None]
+    lo, hi = (min(support), max(support)) if support else (0.0, 1.0)
+    bins = [lo + (hi - lo + 1e-9) * i / 20 for i in range(21)]  # shared bins: the two histograms compare
     for refused, color, label in ((False, "#4C72B0", "answered (top citation)"), (True, "#C44E52", "refused (closest)")):
         vals = [r["scores"]["support_score"] for r in results
                 if r["scores"]["refused"] is refused and r["scores"]["support_score"] is not None]
         if vals:
-            ax.hist(vals, bins=20, alpha=0.6, color=color, label=f"{label}, n={len(vals)}")
+            ax.hist(vals, bins=bins, alpha=0.6, color=color, label=f"{label}, n={len(vals)}")
     ax.set_xlabel("support score")
     ax.set_ylabel("questions")
     ax.set_title("Support scores of answered vs refused questions")
