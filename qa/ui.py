@@ -154,13 +154,20 @@ def check_upload(path: str | Path, max_mb: float) -> FileOutcome | None:
                            f"upload {', '.join(SUPPORTED)} files")
     size = p.stat().st_size
     if size > max_mb * 1024 * 1024:
-        return FileOutcome(name, "rejected", f"{size / 1048576:.1f} MB is over the {max_mb:g} MB limit per file")
+        return FileOutcome(name, "rejected", f"{_human(size)} is over the {_human(max_mb * 1048576)} limit per file")
     head = p.read_bytes()[:65536]
     if not head.strip():
         return FileOutcome(name, "rejected", "the file is empty")
     if b"\x00" in head:
         return FileOutcome(name, "rejected", "the file is binary, not text")
     return None  # encodings and subtler binary content are judged by qa.ingest
+
+
+def _human(nbytes: float) -> str:
+    """'39 KB', '10 MB', '12.5 MB': sizes as a user reads them."""
+    if nbytes < 1048576:
+        return f"{nbytes / 1024:.0f} KB"
+    return f"{nbytes / 1048576:.1f}".removesuffix(".0") + " MB"
 
 
 def _named(o: FileOutcome, name: str) -> dict[str, Any]:
