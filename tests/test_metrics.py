@@ -145,3 +145,17 @@ def test_ranks_to_run_keeps_order_even_against_id_ties():
     # "z" at rank 1 is relevant -> RR = 1, not 1/2 as an id-sorted tie would give.
     s = M.beir_scores({"q": {"z": 1}}, {"q": M.ranks_to_run(["z", "a"])})
     assert s["mrr@10"] == 1.0
+
+
+def test_beir_recall_is_cut_at_100_and_ndcg_ignores_unjudged_and_zero_grades():
+    # Two relevant documents: "r1" at rank 50, "r2" at rank 101 -> recall@100 = 1/2.
+    ranked = [f"x{i}" for i in range(1, 50)] + ["r1"] + [f"y{i}" for i in range(51, 101)] + ["r2"]
+    assert ranked.index("r1") == 49 and ranked.index("r2") == 100
+    s = M.beir_scores({"q": {"r1": 1, "r2": 1}}, {"q": M.ranks_to_run(ranked)})
+    assert s["recall@100"] == pytest.approx(0.5)
+    assert s["ndcg@10"] == 0.0 and s["mrr@10"] == 0.0  # nothing relevant in the first 10
+    # A document judged 0 is not relevant: "z" (grade 0) at rank 1, "r" (grade 1) at rank 2.
+    # DCG = 0/log2(2) + 1/log2(3) = 0.630930; IDCG = 1/log2(2) = 1 -> nDCG = 0.630930; RR = 1/2
+    s = M.beir_scores({"q": {"z": 0, "r": 1}}, {"q": M.ranks_to_run(["z", "r"])})
+    assert s["ndcg@10"] == pytest.approx(1 / math.log2(3), abs=1e-4)
+    assert s["mrr@10"] == 0.5 and s["recall@100"] == 1.0
