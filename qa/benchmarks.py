@@ -213,32 +213,62 @@ def cmd_eval(args: Any, config: Any = None) -> int:
     return 0
 
 
-def cmd_eval_retrieval(args: Any, config: Any = None) -> int:
+def beir_assistant(articles: list[Article], cfg: Any, index_dir: str | None, progress: bool = True) -> Any:
+    """An assistant over a BEIR corpus: in memory, or kept in `index_dir` and reused.
+
+    A kept index is updated like `qa index add`: only new or changed documents are
+    embedded, documents no longer in the corpus are removed. It keeps the chunk size it
+    was built with; delete the folder after changing `chunk_max_tokens`.
+    """
     from qa.assistant import Assistant
+    from qa.store import MANIFEST
+
+    if not index_dir:
+        return Assistant.from_articles(articles, cfg, progress=progress)
+    c = cfg.replace(index_dir=str(index_dir))
+    assistant = Assistant.open(c) if (Path(index_dir) / MANIFEST).exists() else Assistant.create(c)
+    status = assistant.add_articles(articles)
+    for gone in set(assistant.index.articles) - {a.id for a in articles}:
+        assistant.remove(gone)
+    embedded = sum(v != "unchanged" for v in status.values())
+    print(f"index {index_dir}: {embedded} documents embedded, {len(status) - embedded} reused")
+    return assistant
+
+
+def cmd_eval_retrieval(args: Any, config: Any = None) -> int:
+    """`qa eval-retrieval`: nDCG@10, recall@100, MRR@10 per split and retriever, one index."""
     from qa.metrics import beir_scores
 
     base = config or args.config
-    articles, queries, qrels = load_beir(args.beir, args.split)
-    if args.limit:
-        keep = list(queries)[: args.limit]
-        queries, qrels = {q: queries[q] for q in keep}, {q: qrels[q] for q in keep}
+    splits = list(dict.fromkeys(args.splits))
+    loaded = {split: load_beir(args.beir, split) for split in splits}
+    articles = loaded[splits[0]][0]
     # A document is several chunks: ask for 3 chunks per wanted document so 100 distinct
     # documents come back (abstracts are 1-4 chunks of 128 tokens).
     cfg = base.replace(candidates=max(base.candidates, 3 * BEIR_DOCS), top_k=3 * BEIR_DOCS)
     methods = list(dict.fromkeys(args.retrievers or [cfg.retriever]))
     progress = not args.no_progress
-    print(f"BEIR {Path(args.beir).name}/{args.split}: {len(articles)} documents, {len(queries)} queries; building the index ...")
-    assistant = Assistant.from_articles(articles, cfg, progress=progress)
-    result: dict[str, Any] = {"dataset": str(args.beir), "split": args.split, "documents": len(articles),
-                              "chunks": len(assistant.index.chunks), "candidates": cfg.candidates, "retrievers": {}}
-    for method in methods:
-        scores = beir_scores(qrels, beir_run(assistant, queries, method=method, progress=progress))
-        result["retrievers"][method] = scores
+    print(f"BEIR {Path(args.beir).name}: {len(articles)} documents, splits {', '.join(splits)}; building the index ...")
+    assistant = beir_assistant(articles, cfg, args.index_dir, progress=progress)
+    result: dict[str, Any] = {"dataset": str(args.beir), "documents": len(articles),
+                              "chunks": len(assistant.index.chunks), "candidates": cfg.candidates,
+                              "retrieval_config": {k: getattr(cfg, k) for k in
+                                                   ("rrf_k", "dense_weight", "bm25_weight", "chunk_max_tokens")},
+                              "splits": {}}
+    for split in splits:
+        _, queries, qrels = loaded[split]
+        if args.limit:
+            keep = list(queries)[: args.limit]
+            queries, qrels = {q: queries[q] for q in keep}, {q: qrels[q] for q in keep}
+        result["splits"][split] = {"queries": len(queries), "retrievers": {
+            method: beir_scores(qrels, beir_run(assistant, queries, method=method, progress=progress)) for method in methods
+        }}
     out = _out_dir(args, "-beir")
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"{'retriever':<10}{'nDCG@10':>9}{'recall@100':>12}{'MRR@10':>9}")
-    for method, s in result["retrievers"].items():
-        print(f"{method:<10}{s['ndcg@10']:>9.3f}{s['recall@100']:>12.3f}{s['mrr@10']:>9.3f}")
-    print(f"({len(queries)} queries, {result['chunks']} chunks); wrote {out}/metrics.json")
+    print(f"{'split':<8}{'retriever':<10}{'nDCG@10':>9}{'recall@100':>12}{'MRR@10':>9}{'queries':>9}")
+    for split, r in result["splits"].items():
+        for method, s in r["retrievers"].items():
+            print(f"{split:<8}{method:<10}{s['ndcg@10']:>9.3f}{s['recall@100']:>12.3f}{s['mrr@10']:>9.3f}{r['queries']:>9}")
+    print(f"({result['chunks']} chunks); wrote {out}/metrics.json")
     return 0

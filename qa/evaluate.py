@@ -8,9 +8,10 @@ Decisions:
   fields are ignored so sets can carry notes; a bad line is a QAError naming file and line.
 - Every result keeps the full `ask(...).to_dict()` next to its scores, so a report can
   be re-scored or inspected without re-running.
-- Retrieval is scored on `assistant.search(answer.search_query, k=20)`: the query the
+- Retrieval is scored on `assistant.search(answer.search_query, k=60)`: the query the
   assistant actually searched for (after a follow-up rewrite), chunk hits reduced to
-  article ids in order of first appearance.
+  article ids in order of first appearance, cut to 20. Asking for 3 chunks per wanted
+  article lets recall@20 count 20 distinct articles when an article has several chunks.
 - A question counts as "correct" when an answerable one is answered with a gold string,
   or an unanswerable one is refused; answer accuracy is over answerable questions only.
 """
@@ -157,7 +158,8 @@ def run_eval(assistant: Any, questions: Sequence[Question], mode: str | None = N
             ans = {"question": q.question, "search_query": q.question, "answer": "", "refused": False,
                    "error": str(e), "citations": [], "closest": [], "timings_ms": {}}
         wall = (time.perf_counter() - t0) * 1000
-        ranked = article_ranking(assistant.search(ans.get("search_query") or q.question, k=20))
+        hits = assistant.search(ans.get("search_query") or q.question, k=3 * max(RETRIEVAL_K))
+        ranked = article_ranking(hits)[: max(RETRIEVAL_K)]
         results.append(q.to_dict() | {"result": ans, "scores": score_one(q, ans, ranked, wall)})
     cfg = assistant.config.to_dict() if hasattr(assistant, "config") else {}
     return EvalRun(results, compute_metrics(results, mode or cfg.get("answer_mode")), cfg)
@@ -235,10 +237,14 @@ def register(subparsers: Any) -> None:
 
     r = subparsers.add_parser("eval-retrieval", help="retrieval quality on a BEIR dataset (nDCG@10, recall@100, MRR@10)")
     r.add_argument("--beir", required=True, help="BEIR folder with corpus.jsonl, queries.jsonl, qrels/<split>.tsv")
-    r.add_argument("--split", default="test", help="qrels split (default test)")
-    r.add_argument("--limit", type=int, help="only the first N queries of the split")
+    r.add_argument("--split", dest="splits", nargs="+", default=["test"], metavar="SPLIT",
+                   help="qrels split(s), each scored over the same index (default test; e.g. --split dev test)")
+    r.add_argument("--limit", type=int, help="only the first N queries of each split")
     r.add_argument("--retriever", dest="retrievers", nargs="+", choices=("hybrid", "dense", "bm25"),
                    help="retrieval method(s), each scored over the same index (default: the config's)")
+    r.add_argument("--index", dest="index_dir",
+                   help="keep the corpus index in this folder: built on the first run, reused (only new or changed "
+                        "documents embedded) later (default: in memory, rebuilt every run)")
     r.add_argument("--out", help="output folder (default: eval/runs/<timestamp>-beir/)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.set_defaults(func=benchmarks.cmd_eval_retrieval)

@@ -268,9 +268,30 @@ def test_cli_eval_compare_squad_and_beir(bundled_index, tmp_path, capsys):
     assert main(["eval-retrieval", "--beir", str(_beir(tmp_path)), "--out", str(tmp_path / "b"), "--no-progress",
                  "--retriever", "hybrid", "bm25"]) == 0
     b = json.loads((tmp_path / "b" / "metrics.json").read_text())
-    assert set(b["retrievers"]) == {"hybrid", "bm25"} and b["documents"] == 4
-    for s in b["retrievers"].values():
+    assert set(b["splits"]) == {"test"} and b["documents"] == 4
+    assert set(b["splits"]["test"]["retrievers"]) == {"hybrid", "bm25"}
+    for s in b["splits"]["test"]["retrievers"].values():
         assert s["n_queries"] == 2 and set(s["per_query"]) == {"q1", "q2"}
         # four short documents on distinct topics: the judged document must come first
         assert s["mrr@10"] == 1.0 and s["ndcg@10"] == pytest.approx(1.0)
     assert "nDCG@10" in capsys.readouterr().out
+
+
+def test_eval_retrieval_several_splits_and_a_kept_index(tmp_path, capsys):
+    from qa.cli import main
+
+    d = _beir(tmp_path)
+    (d / "qrels" / "dev.tsv").write_text("query-id\tcorpus-id\tscore\nq9\td2\t1\n")
+    (d / "queries.jsonl").write_text((d / "queries.jsonl").read_text().replace("not judged", "vitamin D for bones"))
+    idx = tmp_path / "beir-index"
+    args = ["eval-retrieval", "--beir", str(d), "--split", "dev", "test", "--index", str(idx), "--no-progress",
+            "--retriever", "bm25"]
+    assert main(args + ["--out", str(tmp_path / "r1")]) == 0
+    assert "4 documents embedded, 0 reused" in capsys.readouterr().out
+    assert (idx / "manifest.json").exists()
+    assert main(args + ["--out", str(tmp_path / "r2")]) == 0  # second run: nothing embedded again
+    assert "0 documents embedded, 4 reused" in capsys.readouterr().out
+    r1, r2 = (json.loads((tmp_path / r / "metrics.json").read_text()) for r in ("r1", "r2"))
+    assert r1 == r2 | {"dataset": r1["dataset"]}
+    assert r1["splits"]["dev"]["queries"] == 1 and r1["splits"]["test"]["queries"] == 2
+    assert r1["splits"]["dev"]["retrievers"]["bm25"]["per_query"]["q9"]["mrr@10"] == 1.0  # d2 first
