@@ -131,7 +131,7 @@ def answer_events(
         yield final(text, True, closest=closest_passages(evidence, hits))
         return
     if mode == "generative":
-        generated = yield from _generate(assistant, question, query, hits, verification, lap)
+        generated = yield from _generate(assistant, question, query, hits, evidence, verification, lap)
         if generated is not None:
             yield final(*generated)
             return
@@ -144,39 +144,114 @@ def answer_events(
     yield final(text, False, citations)
 
 
-def _generate(assistant, question, query, hits, verification, lap):
-    """Generate, verify, renumber. Returns (text, refused, citations) or None to fall back."""
+GENERATOR_PASSAGES = 3  # a 135M model loses track of more; the best evidence comes first
+_NUMBER_WORDS = re.compile(r"\b(one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|thousand|million|half)\b", re.I)
+
+
+# Words of the prompt itself: "The source that says ... is:" adds nothing to the question.
+_PROMPT_WORDS = frozenset({"sourc", "passag", "citat", "cite", "question", "answer", "articl", "text"})
+# "The answer is: ..." / "Answer: ..." lead-ins the model sometimes writes before the answer.
+_LEAD_IN = re.compile(r"^\s*(?:the\s+)?answer(?:\s+is)?\s*:\s*", re.IGNORECASE)
+
+
+def _passages_for_generator(hits: Sequence[Hit], evidence: Evidence) -> list[int]:
+    """Indices of the hits to show the model: those holding the best-ranked evidence sentences first."""
+    order: list[int] = []
+    for c in (*evidence.chosen, *evidence.ranked):
+        if c.hit not in order:
+            order.append(c.hit)
+    order += [i for i in range(len(hits)) if i not in order]
+    return order[:GENERATOR_PASSAGES]
+
+
+def _says_something(text: str, query: str, kind: str | None) -> str:
+    """"" when `text` adds to the question what it asks for, else why not.
+
+    A small model often restates the question ("The missile violates the INF treaty.") or
+    answers "when" without a date; such text is verified (it is true) but answers nothing.
+    """
+    from qa.text import has_date, names, numbers, terms
+
+    plain = _MARKER.sub("", text)
+    if not set(terms(plain)) - set(terms(query)) - _PROMPT_WORDS:
+        return "it only restates the question"
+    if kind == "number" and not (numbers(plain) - numbers(query) or _NUMBER_WORDS.search(plain)):
+        return "it gives no number"
+    if kind == "date" and not has_date(plain):
+        return "it gives no date"
+    if kind in ("name", "alias") and not {w.lower() for w in names(plain)} - {w.lower() for w in names(query)}:
+        return "it names no one beyond the question"
+    return ""
+
+
+def _attributed(sentences: Sequence[str], cited_hits: Sequence[Hit | None]) -> str:
+    """Each sentence led by who published its passage and when, once per article in a row:
+    "TASS, 12 February 2020: NATO met [1]." as in the extractive answer."""
+    parts: list[str] = []
+    last = None
+    for sentence, hit in zip(sentences, cited_hits):
+        lead = attribution(hit.article) if hit is not None and hit.article.id != last else ""
+        parts.append(f"{lead}: {sentence}" if lead else sentence)
+        last = hit.article.id if hit is not None else last
+    return " ".join(parts)
+
+
+def _generate(assistant, question, query, hits, evidence, verification, lap):
+    """Generate, verify, attribute, renumber. Returns `final` arguments (text, refused, citations,
+    closest) or None to fall back to the extractive answer.
+
+    The model sees the standalone query (so a follow-up carries its context) and the best
+    few passages, numbered [1]..[n]; its answer is read until the first blank line (a small
+    model rambles on with copies of the passages after it answers).
+    """
     from qa.generate import load_generator
     from qa.prompt import NOT_IN_ARTICLES, build_messages
     from qa.verify import verify_answer
 
     generator = load_generator(assistant.config)
-    passages = list(enumerate(hits, 1))
-    asked = question if query == question else f"{question} (about: {query})"
+    shown = [hits[i] for i in _passages_for_generator(hits, evidence)]
+    passages = list(enumerate(shown, 1))
+    verification["generator"] = generator.name
     raw_parts: list[str] = []
-    for delta in generator.stream(build_messages(asked, passages), assistant.config.max_new_tokens):
-        raw_parts.append(delta)
-        yield StreamEvent("delta", delta)
+    stream = generator.stream(build_messages(query, passages), assistant.config.max_new_tokens)
+    try:
+        for delta in stream:
+            raw_parts.append(delta)
+            yield StreamEvent("delta", delta)
+            if "\n\n" in "".join(raw_parts).strip():
+                break
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()  # stops the local model's decoding thread, or the HTTP stream
     raw = "".join(raw_parts).strip()
     lap("generate")
     verification["generated"] = raw
-    if not raw or NOT_IN_ARTICLES.lower() in raw.lower():
-        verification["outcome"] = "the model found no answer in the passages; fell back to extractive"
-        return None
-    checked = verify_answer(raw, {n: h.chunk.text for n, h in passages}, embed=assistant.embedder.embed)
+    answer = _LEAD_IN.sub("", raw.split("\n\n")[0]).strip()
+    if not answer or NOT_IN_ARTICLES.lower() in answer.lower():
+        # The model read the passages and found no answer: refuse, never answer from memory.
+        verification["outcome"] = "the model found no answer in the passages; refused"
+        text = "The articles don't say: the generator found no answer in the passages. The closest passages are listed below."
+        return text, True, (), closest_passages(evidence, hits)
+    checked = verify_answer(answer, {n: h.chunk.text for n, h in passages}, embed=assistant.embedder.embed)
     lap("verify")
     verification["dropped"] = [{"sentence": s, "reason": r} for s, r in checked.dropped]
     verification["removed_markers"] = list(checked.removed_markers)
     if not checked.supported:
         verification["outcome"] = "no generated sentence was supported by its passages; fell back to extractive"
         return None
+    empty = _says_something(checked.text, query, evidence.answer_type)
+    if empty:
+        verification["outcome"] = f"the verified answer does not answer the question ({empty}); fell back to extractive"
+        return None
     verification["outcome"] = "verified" if not checked.dropped else f"dropped {len(checked.dropped)} unsupported sentence(s)"
     renumber: dict[int, int] = {}
     for m in _MARKER.finditer(checked.text):
         renumber.setdefault(int(m.group(1)), len(renumber) + 1)
-    text = _MARKER.sub(lambda m: f"[{renumber[int(m.group(1))]}]", checked.text)
+    first_cited = [shown[int(m.group(1)) - 1] if (m := _MARKER.search(k)) else None for k in checked.kept]
+    text = _MARKER.sub(lambda m: f"[{renumber[int(m.group(1))]}]", _attributed(checked.kept, first_cited))
     citations = [
-        _citation(new, hits[old - 1], hits[old - 1].chunk.start, hits[old - 1].chunk.end, hits[old - 1].score)
+        _citation(new, shown[old - 1], shown[old - 1].chunk.start, shown[old - 1].chunk.end, shown[old - 1].score)
         for old, new in sorted(renumber.items(), key=lambda kv: kv[1])
     ]
     return text, False, citations
