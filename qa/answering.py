@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Iterator, Sequence
 
 from qa.config import Config
 from qa.errors import QAError
-from qa.extractive import Evidence, gather
+from qa.extractive import Evidence, Vocabulary, gather
 from qa.rewrite import standalone_query
 from qa.types import Answer, Article, Citation, Filters, Hit, StreamEvent
 
@@ -114,7 +114,7 @@ def answer_events(
         yield StreamEvent("status", f"Searched for: {query}")
     hits = assistant.search(query, k=top_k, filters=filters)
     lap("retrieve")
-    evidence = gather(question, query, hits, assistant.retriever.similarity, assistant.config)
+    evidence = gather(question, query, hits, assistant.retriever.similarity, assistant.config, Vocabulary.of(assistant.index))
     lap("evidence")
     verification: dict = {"evidence": evidence.to_dict()}
 

