@@ -84,6 +84,9 @@ def _strict(data: bytes, encoding: str, name: str) -> str:
         ) from None
 
 
+_MAX_HIGH_SHARE = 0.3  # Western European prose in cp1252 is under 10% non-ASCII bytes
+
+
 def decode_bytes(data: bytes, name: str) -> str:
     """Decode a text file of unknown encoding; QAError naming `name` if it is binary.
 
@@ -107,12 +110,22 @@ def decode_bytes(data: bytes, name: str) -> str:
     controls = len(sample) - len(sample.translate(None, _CONTROL))
     if controls > _MAX_CONTROL_SHARE * len(sample):
         raise _binary(name, f"{controls} control characters in its first {len(sample)} bytes")
-    for encoding in ("utf-8", "cp1252"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            pass
-    return data.decode("latin-1")  # every byte is a latin-1 character
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    # cp1252 and latin-1 decode any byte, so a legacy file must look like Western text:
+    # mostly ASCII with some accented letters. Otherwise it is binary or another code page.
+    high = sum(b >= 0x80 for b in sample)
+    if high > _MAX_HIGH_SHARE * len(sample):
+        raise QAError(
+            f"{name}: not readable text ({high} of its first {len(sample)} bytes are outside ASCII and it is not "
+            "UTF-8); save it as UTF-8"
+        )
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")  # every byte is a latin-1 character
 
 
 # --- one file ---------------------------------------------------------------------------

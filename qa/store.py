@@ -135,9 +135,15 @@ def _current_generation(directory: Path) -> str | None:
 
 
 def _remove_old_generations(directory: Path, keep: str) -> None:
+    """Remove older generations and what killed writers left (half-written folders, manifest temp files).
+
+    Runs under the write lock, so no other writer's temp files are in flight.
+    """
     for p in directory.iterdir():
         if p.is_dir() and p.name != keep and (p.name.startswith("gen-") or p.name.startswith(".gen-")):
             shutil.rmtree(p, ignore_errors=True)
+        elif p.is_file() and p.name.startswith(f".{MANIFEST}.") and p.name.endswith(".tmp"):
+            p.unlink(missing_ok=True)
 
 
 def read_manifest(directory: str | Path) -> dict[str, Any]:
@@ -151,20 +157,59 @@ def read_manifest(directory: str | Path) -> dict[str, Any]:
         manifest = json.loads(path.read_text("utf-8"))
     except (OSError, ValueError) as e:
         raise IndexCorruptError(f"{path} is unreadable ({e}); rebuild with `qa index build --index {directory}`") from e
+    if not isinstance(manifest, dict):
+        raise IndexCorruptError(f"{path} is not a manifest (a JSON object); rebuild with `qa index build --index {directory}`")
     if manifest.get("format_version") != FORMAT_VERSION:
         raise IndexCorruptError(
             f"{directory}/ has index format {manifest.get('format_version')!r}; this version reads {FORMAT_VERSION}. "
             f"Rebuild with `qa index build --index {directory}`"
         )
+    problem = _manifest_problem(manifest)
+    if problem:
+        raise IndexCorruptError(f"{path} is damaged ({problem}); rebuild with `qa index build --index {directory}`")
     return manifest
 
 
+def _manifest_problem(m: dict[str, Any]) -> str | None:
+    """What is wrong with a parsed manifest's shape, or None."""
+    gen = m.get("generation")
+    if not isinstance(gen, str) or not gen.startswith("gen-") or "/" in gen or "\\" in gen or ".." in gen:
+        return f"generation {gen!r} is not a generation folder name"
+    if not isinstance(m.get("model"), str) or not isinstance(m.get("dim"), int):
+        return "model or dim missing"
+    chunker = m.get("chunker")
+    if not isinstance(chunker, dict) or not all(isinstance(chunker.get(k), int) for k in ("max_tokens", "overlap_tokens")):
+        return "chunker settings missing"
+    files = m.get("files")
+    if not isinstance(files, dict):
+        return "no file checksums"
+    for name in _FILES:
+        spec = files.get(name)
+        if not isinstance(spec, dict) or not isinstance(spec.get("sha256"), str) or not isinstance(spec.get("bytes"), int):
+            return f"no checksum for {name}"
+    return None
+
+
 def load_index(directory: str | Path) -> Index:
-    """Load and verify an index folder. Checksums are checked before any file is parsed."""
+    """Load and verify an index folder. Checksums are checked before any file is parsed.
+
+    A writer may switch the manifest and remove the old generation while this reads it:
+    then the read is retried on the new generation.
+    """
+    directory = Path(directory)
+    for attempt in range(5):
+        manifest = read_manifest(directory)
+        try:
+            return _load_generation(directory, manifest)
+        except (IndexCorruptError, OSError):
+            if attempt == 4 or _current_generation(directory) == manifest["generation"]:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _load_generation(directory: Path, manifest: dict[str, Any]) -> Index:
     import faiss
 
-    directory = Path(directory)
-    manifest = read_manifest(directory)
     folder = directory / manifest["generation"]
     for name in _FILES:
         spec = manifest["files"].get(name)
@@ -189,7 +234,9 @@ def load_index(directory: str | Path) -> Index:
         flat = faiss.deserialize_index(np.frombuffer((folder / "vectors.faiss").read_bytes(), dtype=np.uint8))
         vectors = flat.reconstruct_n(0, flat.ntotal) if flat.ntotal else np.zeros((0, manifest["dim"]), np.float32)
         bm25 = BM25.from_bytes((folder / "bm25.npz").read_bytes())
-    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+    except OSError:
+        raise  # the generation vanished under us (a writer switched): load_index retries
+    except Exception as e:  # any parse failure of checksummed-but-wrong content (bad JSON shape, broken zip, ...)
         raise IndexCorruptError(f"{folder} is inconsistent ({e}); rebuild with `qa index build --index {directory}`") from e
     return Index(
         model=manifest["model"], dim=manifest["dim"], max_tokens=manifest["chunker"]["max_tokens"],

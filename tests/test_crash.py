@@ -108,7 +108,7 @@ class Tally:
     interrupted_write_landed: int = 0  # killed after the manifest switch, before "commit" was logged
     interrupted_write_lost: int = 0  # killed before the switch: the article is not there, as it should be
     stray_generation: int = 0  # a generation folder (finished or half-written) left behind by the kill
-    stray_files: set[str] = field(default_factory=set)  # manifest temp files never cleaned (see the xfail)
+    stray_files: set[str] = field(default_factory=set)  # manifest temp files a kill left (the next save removes them)
     max_strays: int = 0
     landed: set[str] = field(default_factory=set)  # interrupted saves that did switch: committed from now on
 
@@ -233,9 +233,6 @@ def test_kill_at_each_commit_step_keeps_the_old_state(index_copy, point):
     assert strays(index_copy), "the kill should have left its half-done write behind"
 
 
-@pytest.mark.xfail(strict=True, reason="qa.store.atomic_write leaves .manifest.json.<uuid>.tmp behind when killed "
-                   "between writing it and os.replace; _remove_old_generations only removes gen-* folders, so "
-                   "these files are never cleaned up")
 def test_a_later_save_cleans_what_a_kill_left(index_copy):
     code = _KILL_AT.format(root=str(ROOT), index=str(index_copy), point="replace")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
