@@ -73,6 +73,9 @@ class SentenceTransformerEmbedder:
 
     def _load(self):
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # "Loading weights" bars on every start; our own bars stay
 
         source = str(default_model_path()) if self._spec in ("", DEFAULT_MODEL_NAME) else self._spec
         try:
