@@ -8,6 +8,8 @@ applied before ranking, so a filtered search still returns up to k hits when k e
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Callable
 
 import numpy as np
@@ -18,6 +20,11 @@ from qa.index import Index
 from qa.types import Filters, Hit
 
 RETRIEVERS = ("hybrid", "dense", "bm25")
+
+# Sentence vectors kept for answer selection: the same passages' sentences come back for
+# question after question, and embedding them is most of an extractive answer's time.
+# 20,000 vectors of 384 floats is ~30 MB; the least recently used are dropped past that.
+SENTENCE_CACHE_SIZE = 20_000
 
 
 class Retriever:
@@ -31,6 +38,8 @@ class Retriever:
         self._index = index
         self.embedder = embedder
         self.config = config
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._vectors_lock = threading.Lock()
 
     def search(self, query: str, k: int | None = None, filters: Filters | None = None, method: str | None = None) -> list[Hit]:
         index = self._index()
@@ -75,8 +84,19 @@ class Retriever:
         """Cosine similarity of `query` to each text (used by answer selection and refusal)."""
         if not texts:
             return np.zeros(0, dtype=np.float32)
-        vecs = self.embedder.embed([query, *texts])
-        return vecs[1:] @ vecs[0]
+        with self._vectors_lock:
+            known = {t: self._vectors[t] for t in texts if t in self._vectors}
+            for t in known:
+                self._vectors.move_to_end(t)
+        new = list(dict.fromkeys(t for t in texts if t not in known))
+        vecs = self.embedder.embed([query, *new])
+        known.update(zip(new, vecs[1:]))
+        with self._vectors_lock:
+            for t in new:
+                self._vectors[t] = known[t]
+            while len(self._vectors) > SENTENCE_CACHE_SIZE:
+                self._vectors.popitem(last=False)
+        return np.stack([known[t] for t in texts]) @ vecs[0]
 
 
 def _allowed(index: Index, filters: Filters | None) -> np.ndarray | None:

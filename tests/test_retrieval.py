@@ -72,3 +72,23 @@ def test_bm25_matches_a_hand_computation():
     order, _ = bm.search("missile", k=5)
     assert list(order) == [1, 0]  # tf 2 beats tf 1
     assert BM25.from_bytes(bm.to_bytes()).scores("missile").tolist() == s.tolist()
+
+
+def test_similarity_cache_gives_the_uncached_scores_and_stays_bounded(assistant, monkeypatch):
+    import numpy as np
+
+    from qa import retrieve
+    from qa.retrieve import Retriever
+
+    fresh = Retriever(lambda: assistant.index, assistant.embedder, assistant.config)
+    texts = ["NATO said the 9M729 violates the treaty.", "Russia denied it.", "NATO said the 9M729 violates the treaty."]
+    direct = assistant.embedder.embed(["which missile?", *texts])
+    expected = direct[1:] @ direct[0]
+    first = fresh.similarity("which missile?", texts)
+    again = fresh.similarity("which missile?", texts)  # served from the cache
+    assert np.allclose(first, expected, atol=1e-5) and np.allclose(again, expected, atol=1e-5)
+    assert len(fresh._vectors) == 2
+
+    monkeypatch.setattr(retrieve, "SENTENCE_CACHE_SIZE", 3)
+    fresh.similarity("q", [f"sentence number {i}" for i in range(5)])
+    assert list(fresh._vectors) == [f"sentence number {i}" for i in range(2, 5)]
