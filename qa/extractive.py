@@ -105,7 +105,7 @@ FRAME_TERMS = frozenset(terms(
     "besides instead whether article articles remark remarks comment comments statement statements "
     "date day year month time name names designation abbreviation title city country region place "
     "organisation organization body agency level kind type sort describe described host hosted attend "
-    "attended speak spoke full", keep_stopwords=True,
+    "attended speak spoke full other else", keep_stopwords=True,
 ))
 # Irregular past forms the stemmer leaves alone, mapped to the stem of their base form.
 _IRREGULAR = {
@@ -239,6 +239,17 @@ def _key_terms(question: str, query: str) -> dict[str, float]:
     return {t: (2.0 if t in special else 1.0) * (1.0 if t in own else 0.25) for t in terms(query)}
 
 
+def _topic(weights: dict[str, float]) -> dict[str, float]:
+    """Key terms without the words that shape the answer ("designation", "year", "other").
+
+    Whether the passages are about the question is judged on these: "What is its other
+    designation? (9M729)" is answered by "known as the 9M729 or SSC-8". Ranking sentences
+    still uses every key term (one that says "remarks" is the better pick).
+    """
+    topic = {t: w for t, w in weights.items() if t not in FRAME_TERMS or w > 1.0}
+    return topic or weights
+
+
 def _coverage(weights: dict[str, float], text_terms: set[str]) -> float:
     total = sum(weights.values())
     return sum(w for t, w in weights.items() if t in text_terms) / total if total else 0.0
@@ -283,7 +294,8 @@ def gather(
         score = 0.55 * float(sim) + 0.45 * cov + (0.1 if typed and kind else 0.0) - (0.0 if typed else 0.3)
         cands.append(Candidate(i, s, e, text, cov, float(sim), typed, score))
     ranked = tuple(sorted(cands, key=lambda c: -c.score))
-    best_cov = max((_coverage(weights, t) for t in chunk_terms), default=0.0)
+    topic = _topic(weights)
+    best_cov = max((_coverage(topic, t) for t in chunk_terms), default=0.0)
     best_sim = max((c.similarity for c in ranked), default=0.0)
     typed_cands = [c for c in ranked if c.typed]
     if len(absent) >= 2 or (absent and best_sim < NEAR_PARAPHRASE):
@@ -293,7 +305,9 @@ def gather(
         reason = f"the passages found never mention {_quoted(sorted(said) or list(missing))}"
     elif best_cov < config.min_term_coverage:
         reason = f"the passages cover only {best_cov:.0%} of the question's key terms"
-    elif best_sim < config.min_dense_similarity:
+    elif best_sim < config.min_dense_similarity and not (kind and best_sim >= TYPED_MIN_SIMILARITY and any(
+        _coverage(topic, set(terms(c.text))) >= 0.999 for c in typed_cands
+    )):
         reason = f"the closest passage is too dissimilar ({best_sim:.2f})"
     elif not typed_cands:
         reason = f"no passage states the {kind} the question asks for"
@@ -302,6 +316,10 @@ def gather(
     return Evidence(False, reason, kind, best_cov, best_sim, missing, (), ranked)
 
 
+# A sentence that states every key term and the kind of thing asked for ("known as the
+# 9M729 or SSC-8" for "its other designation? (9M729)") needs less dense similarity: MiniLM
+# barely knows codes like 9M729, so a short follow-up scores low against its answer.
+TYPED_MIN_SIMILARITY = 0.25
 NEAR_PARAPHRASE = 0.75  # MiniLM cosine above which a sentence restates the question (one absent word is tolerated)
 
 
