@@ -108,13 +108,16 @@ def answer_events(
         timings[name] = (now - clock) * 1000
         clock = now
 
-    query = standalone_query(question, history)
+    vocabulary = Vocabulary.of(assistant.index)
+    # Typos fixed to the archive's words ("Stoltenburg"); a word the tokenizer holds whole is a real word, kept.
+    asked = vocabulary.correct(question, is_word=lambda w: assistant.embedder.count_tokens([w.lower()])[0] == 1)
+    query = standalone_query(asked, history)
     lap("rewrite")
     if query != question:
         yield StreamEvent("status", f"Searched for: {query}")
     hits = assistant.search(query, k=top_k, filters=filters)
     lap("retrieve")
-    evidence = gather(question, query, hits, assistant.retriever.similarity, assistant.config, Vocabulary.of(assistant.index))
+    evidence = gather(asked, query, hits, assistant.retriever.similarity, assistant.config, vocabulary)
     lap("evidence")
     verification: dict = {"evidence": evidence.to_dict()}
 
@@ -131,7 +134,7 @@ def answer_events(
         yield final(text, True, closest=closest_passages(evidence, hits))
         return
     if mode == "generative":
-        generated = yield from _generate(assistant, question, query, hits, evidence, verification, lap)
+        generated = yield from _generate(assistant, asked, query, hits, evidence, verification, lap)
         if generated is not None:
             yield final(*generated)
             return

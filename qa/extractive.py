@@ -22,12 +22,14 @@ is no separate development split, so expect somewhat lower numbers on other arch
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Collection, Sequence
 
 import numpy as np
 
 from qa.config import Config
+from qa.spelling import Speller
 from qa.text import has_date, names, numbers, split_sentences, stem, terms, words
 from qa.types import Article, Hit
 
@@ -136,9 +138,10 @@ def metadata_terms(article: Article) -> set[str]:
 class Vocabulary:
     """Every term the archive uses (chunk text, titles, metadata), for "is this topic covered at all"."""
 
-    def __init__(self, index_terms: Collection[str], extra: Collection[str] = ()) -> None:
+    def __init__(self, index_terms: Collection[str], extra: Collection[str] = (), speller: Speller | None = None) -> None:
         self.terms = set(index_terms) | set(extra)
         self.prefixes = {t[:_PREFIX] for t in self.terms if len(t) >= _PREFIX}
+        self.speller = speller or Speller(Counter())
 
     @classmethod
     def of(cls, index: "Index") -> "Vocabulary":
@@ -147,13 +150,26 @@ class Vocabulary:
         if cached is not None and cached[0] is index:
             return cached[1]
         extra = set().union(*(metadata_terms(a) for a in index.articles.values())) if index.articles else set()
-        vocab = cls(index.bm25.vocab, extra)
+        texts = (f"{a.title or ''}\n{a.text}" for a in index.articles.values())
+        vocab = cls(index.bm25.vocab, extra, Speller.of_texts(texts))
         _VOCABULARY_CACHE.clear()  # one snapshot is current; an old one is not asked again
         _VOCABULARY_CACHE[id(index)] = (index, vocab)
         return vocab
 
     def __contains__(self, term: str) -> bool:
         return any(self._has(v) for v in _variants(term))
+
+    def correct(self, question: str, is_word: Callable[[str], bool] = lambda w: False) -> str:
+        """`question` with typos fixed to words the archive uses ("edcuation" -> "education").
+
+        A word the archive lacks is kept when `is_word(word)` says it is a real word (the
+        embedding model's tokenizer has it whole): "leaving" is not a typo of "leading".
+        """
+
+        def known(w: str) -> bool:
+            return all(any(v in self.terms for v in _variants(t)) for t in terms(w)) or is_word(w)
+
+        return self.speller.correct(question, known=known)
 
     def _has(self, t: str) -> bool:
         return t in self.terms or (len(t) >= _PREFIX and t[:_PREFIX] in self.prefixes)
