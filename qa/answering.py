@@ -61,6 +61,25 @@ def _citation(n: int, hit: Hit, start: int, end: int, score: float) -> Citation:
     )
 
 
+def balanced_quotes(sentence: str) -> str:
+    """A sentence cut from a longer quotation, with the quotation mark it lacks added.
+
+    `"Allies have … known as the 9M729 or SSC-8.` opens a quote the next sentence goes on
+    with; shown alone it gets its closing mark. One that ends a quote gets an opening mark.
+    The citation's quote and offsets stay exactly the article's text.
+    """
+    if sentence.count('"') % 2:
+        last = sentence.rindex('"')
+        closes = last == len(sentence) - 1 or sentence[last + 1].isspace()
+        sentence = '"' + sentence if closes else sentence + '"'
+    opened, closed = sentence.count("“"), sentence.count("”")
+    if opened > closed:
+        sentence += "”" * (opened - closed)
+    elif closed > opened:
+        sentence = "“" * (closed - opened) + sentence
+    return sentence
+
+
 def compose_extractive(evidence: Evidence, hits: Sequence[Hit]) -> tuple[str, tuple[Citation, ...]]:
     """Chosen sentences in reading order per article, each led by who published it and when."""
     parts: list[str] = []
@@ -70,7 +89,7 @@ def compose_extractive(evidence: Evidence, hits: Sequence[Hit]) -> tuple[str, tu
         hit = hits[c.hit]
         citations.append(_citation(n, hit, c.start, c.end, c.score))
         lead = attribution(hit.article) if hit.article.id != last_article else ""
-        sentence = c.text.rstrip()
+        sentence = balanced_quotes(c.text.rstrip())
         parts.append(f"{lead}: {sentence} [{n}]" if lead else f"{sentence} [{n}]")
         last_article = hit.article.id
     return " ".join(parts), tuple(citations)

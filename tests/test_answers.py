@@ -125,3 +125,20 @@ def test_cli_search_stats_and_errors(bundled_index_dir, tmp_path):
     assert r.returncode == 2 and "qa index build" in r.stderr
     r = _qa("ask", "  ", "--index", str(tmp_path / "none"))
     assert r.returncode == 2 and "question is empty" in r.stderr
+
+
+def test_a_sentence_cut_from_a_quotation_gets_its_missing_mark():
+    from qa.answering import balanced_quotes
+
+    assert balanced_quotes('"Allies have concerns, known as the 9M729 or SSC-8.') == '"Allies have concerns, known as the 9M729 or SSC-8."'
+    assert balanced_quotes('He said: "We will not compromise.') == 'He said: "We will not compromise."'
+    assert balanced_quotes('And then Russia came back into compliance."') == '"And then Russia came back into compliance."'
+    assert balanced_quotes('“It is a bad thing, he said.') == '“It is a bad thing, he said.”'
+    assert balanced_quotes('It "worked" well.') == 'It "worked" well.'
+
+
+def test_extractive_answer_text_closes_the_quote_but_cites_the_exact_passage(assistant):
+    a = assistant.ask("What other designation is the Russian 9M729 missile system known by?")
+    assert 'SSC-8." [1]' in a.text
+    c = a.citations[0]
+    assert c.quote == assistant.index.articles[c.source].text[c.start:c.end]
