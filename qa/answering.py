@@ -80,19 +80,26 @@ def balanced_quotes(sentence: str) -> str:
     return sentence
 
 
+def _attributed(sentences: Sequence[str], cited_hits: Sequence[Hit | None]) -> str:
+    """Each sentence led by who published its passage and when, once per article in a row:
+    "TASS, 12 February 2020: NATO met [1]." (extractive and generative answers alike)."""
+    parts: list[str] = []
+    last = None
+    for sentence, hit in zip(sentences, cited_hits):
+        lead = attribution(hit.article) if hit is not None and hit.article.id != last else ""
+        parts.append(f"{lead}: {sentence}" if lead else sentence)
+        last = hit.article.id if hit is not None else last
+    return " ".join(parts)
+
+
 def compose_extractive(evidence: Evidence, hits: Sequence[Hit]) -> tuple[str, tuple[Citation, ...]]:
     """Chosen sentences in reading order per article, each led by who published it and when."""
-    parts: list[str] = []
-    citations: list[Citation] = []
-    last_article = None
-    for n, c in enumerate(evidence.chosen, 1):
-        hit = hits[c.hit]
+    cited = [hits[c.hit] for c in evidence.chosen]
+    sentences, citations = [], []
+    for n, (c, hit) in enumerate(zip(evidence.chosen, cited), 1):
+        sentences.append(f"{balanced_quotes(c.text.rstrip())} [{n}]")
         citations.append(_citation(n, hit, c.start, c.end, c.score))
-        lead = attribution(hit.article) if hit.article.id != last_article else ""
-        sentence = balanced_quotes(c.text.rstrip())
-        parts.append(f"{lead}: {sentence} [{n}]" if lead else f"{sentence} [{n}]")
-        last_article = hit.article.id
-    return " ".join(parts), tuple(citations)
+    return _attributed(sentences, cited), tuple(citations)
 
 
 def closest_passages(evidence: Evidence, hits: Sequence[Hit], limit: int = 3) -> tuple[Citation, ...]:
@@ -204,18 +211,6 @@ def _says_something(text: str, query: str, kind: str | None) -> str:
     if kind in ("name", "alias") and not {w.lower() for w in names(plain)} - {w.lower() for w in names(query)}:
         return "it names no one beyond the question"
     return ""
-
-
-def _attributed(sentences: Sequence[str], cited_hits: Sequence[Hit | None]) -> str:
-    """Each sentence led by who published its passage and when, once per article in a row:
-    "TASS, 12 February 2020: NATO met [1]." as in the extractive answer."""
-    parts: list[str] = []
-    last = None
-    for sentence, hit in zip(sentences, cited_hits):
-        lead = attribution(hit.article) if hit is not None and hit.article.id != last else ""
-        parts.append(f"{lead}: {sentence}" if lead else sentence)
-        last = hit.article.id if hit is not None else last
-    return " ".join(parts)
 
 
 def _generate(assistant, question, query, hits, evidence, verification, lap):
