@@ -30,7 +30,7 @@ import numpy as np
 
 from qa.config import Config
 from qa.spelling import Speller
-from qa.text import has_date, names, numbers, split_sentences, stem, terms, words
+from qa.text import bare, has_date, names, numbers, split_sentences, stem, terms, words
 from qa.types import Article, Hit
 
 if TYPE_CHECKING:
@@ -224,12 +224,6 @@ def _counts_noun(sentence: str, noun: str) -> bool:
     return False
 
 
-def _bare(name: str) -> str:
-    """"Stoltenberg's" -> "stoltenberg": a possessive names the same person."""
-    n = name.lower().replace("’", "'")
-    return n[:-2] if n.endswith("'s") else n
-
-
 def _typed(kind: str | None, sentence: str, question: str) -> bool:
     if kind is None:
         return True
@@ -240,8 +234,8 @@ def _typed(kind: str | None, sentence: str, question: str) -> bool:
         return has_date(sentence)
     if kind == "alias":
         return bool(_ALIAS.search(sentence))
-    own = {_bare(w) for w in names(question)}
-    return any(_bare(n) not in own for n in names(sentence[1:]))  # a name beyond the question's own
+    own = {bare(w) for w in names(question)}
+    return any(bare(n) not in own for n in names(sentence[1:]))  # a name beyond the question's own
 
 
 def _key_terms(question: str, query: str) -> dict[str, float]:

@@ -82,6 +82,12 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text)
 
 
+def bare(word: str) -> str:
+    """A word lower-cased without its possessive: "Stoltenberg's" -> "stoltenberg"."""
+    w = word.lower().replace("’", "'")
+    return w[:-2] if w.endswith("'s") else w
+
+
 @lru_cache(maxsize=1)
 def _stemmer():
     import Stemmer  # PyStemmer: Snowball, in C

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qa.text import STOPWORDS, numbers, split_sentences, terms, words
+from qa.text import STOPWORDS, bare, numbers, split_sentences, terms, words
 
 MIN_OVERLAP = 0.5  # share of a sentence's content stems found in its cited passages
 MIN_SIMILARITY = 0.5  # MiniLM cosine to the closest cited sentence (paraphrases scored 0.65-0.95,
@@ -76,13 +76,8 @@ def _norm_number(n: str) -> str:
     return n.lstrip("0") or "0" if n.isdigit() else n
 
 
-def _word_key(w: str) -> str:
-    w = w.lower().replace("’", "'")
-    return w[:-2] if w.endswith("'s") else w
-
-
 def _evidence_of(text: str, rows: tuple[int, ...]) -> _Evidence:
-    ws = {_word_key(w) for w in words(text)}
+    ws = {bare(w) for w in words(text)}
     nums = {_norm_number(n) for n in numbers(text)}
     for y, m, d in _ISO_DATE.findall(text):  # "2020-02-12" also says February, 12, 2020
         if 1 <= int(m) <= 12:
@@ -103,7 +98,7 @@ def _merge(parts: list[_Evidence]) -> _Evidence:
 
 def _name_found(name: str, vocab: frozenset[str]) -> bool:
     """Exact, or the same word with a short ending changed: Russia/Russian, Ukraine/Ukrainian."""
-    key = _word_key(name)
+    key = bare(name)
     if key in vocab:
         return True
     if len(key) < 5:
