@@ -22,9 +22,8 @@ is no separate development split, so expect somewhat lower numbers on other arch
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Collection, Sequence
+from typing import TYPE_CHECKING, Callable, Collection, Iterator, Sequence
 
 import numpy as np
 
@@ -141,7 +140,7 @@ class Vocabulary:
     def __init__(self, index_terms: Collection[str], extra: Collection[str] = (), speller: Speller | None = None) -> None:
         self.terms = set(index_terms) | set(extra)
         self.prefixes = {t[:_PREFIX] for t in self.terms if len(t) >= _PREFIX}
-        self.speller = speller or Speller(Counter())
+        self.speller = speller or Speller()
 
     @classmethod
     def of(cls, index: "Index") -> "Vocabulary":
@@ -150,8 +149,11 @@ class Vocabulary:
         if cached is not None and cached[0] is index:
             return cached[1]
         extra = set().union(*(metadata_terms(a) for a in index.articles.values())) if index.articles else set()
-        texts = (f"{a.title or ''}\n{a.text}" for a in index.articles.values())
-        vocab = cls(index.bm25.vocab, extra, Speller.of_texts(texts))
+
+        def texts() -> Iterator[str]:  # counted only if a question has a word the archive lacks
+            return (f"{a.title or ''}\n{a.text}" for a in index.articles.values())
+
+        vocab = cls(index.bm25.vocab, extra, Speller(texts=texts))
         _VOCABULARY_CACHE.clear()  # one snapshot is current; an old one is not asked again
         _VOCABULARY_CACHE[id(index)] = (index, vocab)
         return vocab

@@ -4,10 +4,11 @@ A typo ("edcuation", "Sunnside") names a word the archive never uses, so the evi
 would refuse with "the articles never mention “edcuation”". Before searching, each word of
 the question that the archive does not contain is replaced by the archive's most frequent
 word one edit away (a letter inserted, dropped, changed, or two neighbours swapped), if
-there is one. Only words of 6+ letters are corrected (into a word that is not a stop word), never the first letter, never words
-with digits or in capitals (codes and acronyms such as 9M729, PPP): a short or unusual
-word is far more often a real word the archive lacks than a typo. The corrected question
-is what the answer reports as "Searched for".
+there is one. Only words of 6+ letters are corrected, into a word with the same first
+letter that is not a stop word; never words with digits or in capitals (codes and acronyms
+such as 9M729, PPP): a short or unusual word is far more often a real word the archive
+lacks than a typo. The corrected question is what the answer reports as "Searched for".
+The archive's words are counted on the first question that has an unknown word, not before.
 """
 
 from __future__ import annotations
@@ -30,24 +31,33 @@ def _deletes(word: str) -> set[str]:
 class Speller:
     """`Speller(Counter(words)).correct("What is the edcuation system?")` -> "What is the education system?"."""
 
-    def __init__(self, counts: Counter[str]) -> None:
-        self.counts = Counter({w.lower(): c for w, c in counts.items()})
+    def __init__(self, counts: Counter[str] | None = None, texts: Callable[[], Iterable[str]] | None = None) -> None:
+        """`counts` of the archive's words, or `texts` to count them from when first needed."""
+        self._given = counts
+        self._texts = texts
+        self._counts: Counter[str] | None = None
         self._by_delete: dict[str, list[str]] | None = None
         self._lock = threading.Lock()
 
-    @classmethod
-    def of_texts(cls, texts: Iterable[str]) -> "Speller":
-        counts: Counter[str] = Counter()
-        for text in texts:
-            counts.update(w.lower() for w in _WORD.findall(text))
-        return cls(counts)
+    @property
+    def counts(self) -> Counter[str]:
+        with self._lock:
+            if self._counts is None:
+                counts: Counter[str] = Counter()
+                if self._given is not None:
+                    counts.update({w.lower(): c for w, c in self._given.items()})
+                for text in self._texts() if self._texts is not None else ():
+                    counts.update(w.lower() for w in _WORD.findall(text))
+                self._counts = counts
+            return self._counts
 
     def _index(self) -> dict[str, list[str]]:
+        counts = self.counts
         with self._lock:
             if self._by_delete is None:
                 by_delete: dict[str, list[str]] = {}
-                for w in self.counts:
-                    if len(w) >= MIN_LENGTH - 1:
+                for w in counts:
+                    if len(w) >= MIN_LENGTH:  # the words a 6+ letter typo can be one edit from
                         for d in _deletes(w):
                             by_delete.setdefault(d, []).append(w)
                 self._by_delete = by_delete

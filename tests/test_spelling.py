@@ -45,3 +45,17 @@ def test_real_words_the_archive_lacks_are_not_corrected(assistant):
     # "leaving" is one edit from the archive's "leading"; the tokenizer knows it as a word.
     a = assistant.ask("What weapons did the United States deploy in Europe after leaving the INF Treaty?")
     assert a.search_query == a.question and a.refused
+
+
+def test_the_archive_is_counted_only_when_a_word_is_unknown():
+    calls = []
+
+    def texts():
+        calls.append(1)
+        return ["The education of missile engineers."]
+
+    speller = Speller(texts=texts)
+    assert speller.correct("education of engineers", known=lambda w: True) == "education of engineers"
+    assert calls == []
+    assert speller.correct("edcuation of engineers") == "education of engineers"
+    assert speller.correct("missle") == "missile" and calls == [1]
