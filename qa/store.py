@@ -146,6 +146,11 @@ def _remove_old_generations(directory: Path, keep: str) -> None:
             p.unlink(missing_ok=True)
 
 
+def _corrupt(problem: str, directory: Path) -> IndexCorruptError:
+    """The error for a damaged index: what is wrong, and the command that rebuilds it."""
+    return IndexCorruptError(f"{problem}; rebuild with `qa index build --index {directory}`")
+
+
 def read_manifest(directory: str | Path) -> dict[str, Any]:
     directory = Path(directory)
     path = directory / MANIFEST
@@ -156,9 +161,9 @@ def read_manifest(directory: str | Path) -> dict[str, Any]:
     try:
         manifest = json.loads(path.read_text("utf-8"))
     except (OSError, ValueError) as e:
-        raise IndexCorruptError(f"{path} is unreadable ({e}); rebuild with `qa index build --index {directory}`") from e
+        raise _corrupt(f"{path} is unreadable ({e})", directory) from e
     if not isinstance(manifest, dict):
-        raise IndexCorruptError(f"{path} is not a manifest (a JSON object); rebuild with `qa index build --index {directory}`")
+        raise _corrupt(f"{path} is not a manifest (a JSON object)", directory)
     if manifest.get("format_version") != FORMAT_VERSION:
         raise IndexCorruptError(
             f"{directory}/ has index format {manifest.get('format_version')!r}; this version reads {FORMAT_VERSION}. "
@@ -166,7 +171,7 @@ def read_manifest(directory: str | Path) -> dict[str, Any]:
         )
     problem = _manifest_problem(manifest)
     if problem:
-        raise IndexCorruptError(f"{path} is damaged ({problem}); rebuild with `qa index build --index {directory}`")
+        raise _corrupt(f"{path} is damaged ({problem})", directory)
     return manifest
 
 
@@ -215,12 +220,9 @@ def _load_generation(directory: Path, manifest: dict[str, Any]) -> Index:
         spec = manifest["files"].get(name)
         path = folder / name
         if spec is None or not path.exists():
-            raise IndexCorruptError(f"{path} is missing; rebuild with `qa index build --index {directory}`")
+            raise _corrupt(f"{path} is missing", directory)
         if path.stat().st_size != spec["bytes"] or _sha256(path) != spec["sha256"]:
-            raise IndexCorruptError(
-                f"{path} does not match its checksum in {MANIFEST} (truncated or modified); "
-                f"rebuild with `qa index build --index {directory}`"
-            )
+            raise _corrupt(f"{path} does not match its checksum in {MANIFEST} (truncated or modified)", directory)
     try:
         raw_articles = json.loads((folder / "articles.json").read_text("utf-8"))
         articles = {}
@@ -237,7 +239,7 @@ def _load_generation(directory: Path, manifest: dict[str, Any]) -> Index:
     except OSError:
         raise  # the generation vanished under us (a writer switched): load_index retries
     except Exception as e:  # any parse failure of checksummed-but-wrong content (bad JSON shape, broken zip, ...)
-        raise IndexCorruptError(f"{folder} is inconsistent ({e}); rebuild with `qa index build --index {directory}`") from e
+        raise _corrupt(f"{folder} is inconsistent ({e})", directory) from e
     return Index(
         model=manifest["model"], dim=manifest["dim"], max_tokens=manifest["chunker"]["max_tokens"],
         overlap_tokens=manifest["chunker"]["overlap_tokens"], articles=articles, chunks=chunks,
