@@ -20,11 +20,12 @@ Decisions:
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import random
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from qa.errors import QAError
 from qa.evaluate import Question, article_ranking
@@ -75,6 +76,36 @@ def load_squad(path: str | Path) -> tuple[list[Article], list[Question]]:
     if not articles or not questions:
         raise QAError(f"{path} holds no SQuAD paragraphs with questions")
     return articles, questions
+
+
+# The fixed split of SQuAD by article. Titles are ordered by the SHA-256 of their name (no
+# seed to forget, the same on every machine) and cut in two halves: "dev" to train and
+# tune on, "test" to report on and never tune on. Inside dev, the last CALIBRATION_ARTICLES
+# are kept out of ranker training so the answerability model is fitted on questions the
+# ranker never saw ("dev-train" / "dev-calibrate").
+SQUAD_SPLITS = ("dev", "test", "dev-train", "dev-calibrate")
+CALIBRATION_ARTICLES = 6
+
+
+def squad_split(titles: Sequence[str]) -> dict[str, str]:
+    """{title: "dev-train" | "dev-calibrate" | "test"}, a fixed split by article.
+
+    >>> s = squad_split(["a", "b", "c", "d"])
+    >>> sorted(s.values()).count("test")
+    2
+    """
+    ordered = sorted(dict.fromkeys(titles), key=lambda t: hashlib.sha256(t.encode("utf-8")).hexdigest())
+    half = len(ordered) // 2
+    dev, test = ordered[:half], ordered[half:]
+    calibrate = set(dev[-CALIBRATION_ARTICLES:]) if len(dev) > 2 * CALIBRATION_ARTICLES else set(dev[len(dev) // 2:])
+    out = {t: ("dev-calibrate" if t in calibrate else "dev-train") for t in dev}
+    return out | {t: "test" for t in test}
+
+
+def in_split(title: str, split: str, splits: dict[str, str]) -> bool:
+    """Whether `title` belongs to `split` ("dev" covers both dev parts)."""
+    part = splits[title]
+    return part == split or (split == "dev" and part.startswith("dev"))
 
 
 def sample(questions: list[Question], limit: int | None, seed: int) -> list[Question]:
