@@ -66,14 +66,12 @@ def test_missing_empty_and_duplicate_question_files(tmp_path):
         load_questions(_write(tmp_path / "d.jsonl", [{"id": "x", "question": "a"}, {"id": "x", "question": "b"}]))
 
 
-def test_bundled_question_set_is_complete_and_grounded():
+def _assert_grounded(qs) -> None:
+    """Every answerable question cites real articles, and each answer string occurs (after SQuAD
+    normalisation) in the cleaned text of at least one of its cited articles."""
     from qa.clean import clean_news_text
     from qa.metrics import normalize_answer
 
-    qs = load_questions(ROOT / "eval" / "questions" / "bundled.jsonl")
-    kinds = {q.kind for q in qs}
-    assert len(qs) >= 80 and sum(not q.answerable for q in qs) >= 15
-    assert {"fact", "who-said", "when", "multi-article", "follow-up", "unanswerable"} <= kinds
     assert all(q.history for q in qs if q.kind == "follow-up")
     texts = {p.name: f" {normalize_answer(clean_news_text(p.read_text(encoding='utf-8')).text)} " for p in ARTICLES.iterdir()}
     for q in qs:
@@ -81,6 +79,32 @@ def test_bundled_question_set_is_complete_and_grounded():
             assert q.answers and q.sources and set(q.sources) <= set(texts), q.id
             for a in q.answers:  # every answer string occurs in a cited article (after normalisation)
                 assert any(f" {normalize_answer(a)} " in texts[s] for s in q.sources), (q.id, a)
+        else:
+            assert not q.answers and not q.sources and q.kind == "unanswerable", q.id
+
+
+def test_bundled_question_set_is_complete_and_grounded():
+    qs = load_questions(ROOT / "eval" / "questions" / "bundled.jsonl")
+    kinds = {q.kind for q in qs}
+    assert len(qs) >= 80 and sum(not q.answerable for q in qs) >= 15
+    assert {"fact", "who-said", "when", "multi-article", "follow-up", "unanswerable"} <= kinds
+    _assert_grounded(qs)
+
+
+def test_heldout_question_set_is_complete_grounded_and_separate():
+    from collections import Counter
+
+    qs = load_questions(ROOT / "eval" / "questions" / "heldout.jsonl")
+    bundled = load_questions(ROOT / "eval" / "questions" / "bundled.jsonl")
+    ids = [q.id for q in qs]
+    assert len(qs) == 40 and sum(not q.answerable for q in qs) == 8
+    assert len(set(ids)) == len(ids) and not set(ids) & {q.id for q in bundled}
+    assert Counter(q.kind for q in qs) == {"fact": 14, "who-said": 5, "when": 5, "multi-article": 4,
+                                           "follow-up": 4, "unanswerable": 8}
+    assert all(len(q.sources) >= 2 for q in qs if q.kind == "multi-article")
+    # held out means new: no question repeats a bundled one word for word
+    assert not {q.question.lower() for q in qs} & {q.question.lower() for q in bundled}
+    _assert_grounded(qs)
 
 
 # --- scoring (pure) --------------------------------------------------------------------------
