@@ -9,6 +9,13 @@ Decisions:
   hit. A sample of N questions is drawn with `random.Random(seed)`; every gold answer is
   acceptable; the question's `sources` is its paragraph. It then runs through the same
   `run_eval` as our own set.
+- SQuAD split: `--split test` keeps every paragraph of the file in the index (both halves
+  are distractors) but samples questions only from the split's articles (see
+  `squad_split`). Without `--split` all questions are sampled, dev half included.
+- SQuAD unanswerable: each question is asked against the full index minus every
+  paragraph of its own article (same title), so the answer is nowhere but the topic's
+  neighbours remain; refusing is the right behaviour. The snapshots reuse the stored
+  vectors (nothing is re-embedded), one per article, questions grouped by article.
 - BEIR: a corpus document becomes an Article with `title` = its title and `text` = its
   text (the title alone when the text is empty). The index already embeds and
   BM25-indexes every chunk as "<title>. <chunk>", which is the title + text input BEIR's
@@ -23,13 +30,18 @@ import csv
 import hashlib
 import json
 import random
+import sys
 import zipfile
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from qa.errors import QAError
-from qa.evaluate import Question, article_ranking
+from qa.evaluate import EvalRun, Question, article_ranking
 from qa.types import Article
+
+if TYPE_CHECKING:  # the index module pulls in numpy and BM25; `qa --help` need not
+    from qa.index import Index
 
 BEIR_DOCS = 100  # documents kept per query: recall@100 needs 100
 
@@ -106,6 +118,87 @@ def in_split(title: str, split: str, splits: dict[str, str]) -> bool:
     """Whether `title` belongs to `split` ("dev" covers both dev parts)."""
     part = splits[title]
     return part == split or (split == "dev" and part.startswith("dev"))
+
+
+def squad_title(article_id: str) -> str:
+    """The SQuAD title (as in the file, and as `squad_split` keys it) of a paragraph id.
+
+    >>> squad_title("Super_Bowl_50#12")
+    'Super_Bowl_50'
+    """
+    return article_id.rsplit("#", 1)[0]
+
+
+def _question_title(q: Question) -> str:
+    if not q.sources:
+        raise QAError(f"question {q.id!r} names no source paragraph, so its SQuAD article is unknown")
+    return squad_title(q.sources[0])
+
+
+def split_questions(articles: Sequence[Article], questions: Sequence[Question], split: str) -> list[Question]:
+    """The questions whose article is in `split` ("dev", "test", "dev-train", "dev-calibrate").
+
+    The split is computed over the titles of every paragraph in `articles`, i.e. the whole
+    file, so it is the same split `qa.train` uses.
+    """
+    if split not in SQUAD_SPLITS:
+        raise QAError(f"unknown SQuAD split {split!r}; choose one of {', '.join(SQUAD_SPLITS)}")
+    splits = squad_split([squad_title(a.id) for a in articles])
+    return [q for q in questions if in_split(_question_title(q), split, splits)]
+
+
+def without_titles(index: Index, titles: Iterable[str]) -> Index:
+    """`index` without every paragraph of these SQuAD titles; nothing is re-embedded."""
+    from qa.index import remove_articles
+
+    wanted = set(titles)
+    gone = [aid for aid in index.articles if squad_title(aid) in wanted]
+    missing = wanted - {squad_title(aid) for aid in gone}
+    if missing:
+        raise QAError(f"no paragraph of SQuAD article {sorted(missing)[0]!r} in the index")
+    return remove_articles(index, gone)
+
+
+def as_unanswerable(q: Question) -> Question:
+    """`q` as a question the index cannot answer: refusing it is right."""
+    return replace(q, answers=(), sources=(), answerable=False, kind="unanswerable")
+
+
+def own_article_removed(assistant: Any, questions: Sequence[Question]) -> Iterator[tuple[str, Any, list[int]]]:
+    """(title, assistant without that article, positions in `questions` of its questions),
+    one per SQuAD article the questions come from, in order of first appearance.
+
+    Each assistant holds a snapshot of `assistant`'s index minus every paragraph of the
+    title (stored vectors, BM25 rebuilt; nothing is embedded), built when its turn comes.
+    """
+    from qa.assistant import Assistant
+
+    full = assistant.index
+    groups: dict[str, list[int]] = {}
+    for i, q in enumerate(questions):
+        groups.setdefault(_question_title(q), []).append(i)
+    for title, members in groups.items():
+        yield title, Assistant(assistant.config, without_titles(full, [title]), None), members
+
+
+def run_unanswerable(assistant: Any, questions: Sequence[Question], mode: str | None = None,
+                     progress: bool = True) -> EvalRun:
+    """Ask each SQuAD question against `assistant`'s index without its own article.
+
+    Results keep the order of `questions`, each marked unanswerable (`as_unanswerable`)
+    and naming its `removed_article`; metrics are over all of them.
+    """
+    from tqdm import tqdm
+
+    from qa.evaluate import eval_question, eval_run
+
+    results: list[dict[str, Any]] = [{} for _ in questions]
+    with tqdm(total=len(questions), desc="eval (own article removed)", unit="q", disable=not progress) as bar:
+        for title, without, members in own_article_removed(assistant, questions):
+            for i in members:
+                results[i] = eval_question(without, as_unanswerable(questions[i]), mode) | {"removed_article": title}
+                bar.update()
+    return eval_run(assistant, results, mode)
 
 
 def sample(questions: list[Question], limit: int | None, seed: int) -> list[Question]:
@@ -211,15 +304,30 @@ def cmd_eval(args: Any, config: Any = None) -> int:
         if args.compare:
             raise QAError("--compare works with question sets (--format jsonl) only")
         articles, questions = load_squad(args.questions)
+        if args.split:
+            questions = split_questions(articles, questions, args.split)
+        else:
+            print("warning: no --split, so questions come from all of SQuAD, including the dev half the answer "
+                  "ranker is trained and calibrated on; use --split test for numbers to report", file=sys.stderr)
         questions = sample(questions, args.limit, args.seed)
-        print(f"SQuAD: {len(articles)} paragraphs, {len(questions)} questions (seed {args.seed}); building the index ...")
+        split = args.split or "all"
+        variant = ", own article removed (unanswerable)" if args.unanswerable else ""
+        print(f"SQuAD: {len(articles)} paragraphs indexed, {len(questions)} questions from split {split} "
+              f"(seed {args.seed}){variant}; building the index ...")
         assistant = Assistant.from_articles(articles, cfg, progress=progress)
-        run = run_eval(assistant, questions, mode=args.mode, progress=progress)
-        run.config |= {"squad_file": str(args.questions), "limit": args.limit, "seed": args.seed}
-        write_report(run, out, title=f"SQuAD v1.1 dev, {len(questions)} questions (seed {args.seed})")
+        if args.unanswerable:
+            run = run_unanswerable(assistant, questions, mode=args.mode, progress=progress)
+        else:
+            run = run_eval(assistant, questions, mode=args.mode, progress=progress)
+        run.config |= {"squad_file": str(args.questions), "limit": args.limit, "seed": args.seed,
+                       "split": split, "unanswerable": args.unanswerable}
+        write_report(run, out, title=f"SQuAD v1.1 dev, split {split}, {len(questions)} questions "
+                                     f"(seed {args.seed}){variant}")
         print(summary_table(run.metrics))
         print(f"wrote {out}/")
         return 0
+    if args.split or args.unanswerable:
+        raise QAError("--split and --unanswerable work with --format squad only")
     questions = load_questions(args.questions)[: args.limit]
     if not args.compare:
         run = run_eval(Assistant.open(cfg), questions, mode=args.mode, progress=progress)

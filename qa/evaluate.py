@@ -145,22 +145,30 @@ def score_one(q: Question, answer: dict[str, Any], ranked: list[str], wall_ms: f
     return s
 
 
+def eval_question(assistant: Any, q: Question, mode: str | None = None) -> dict[str, Any]:
+    """Ask one question (with its history) and score it: its fields, `result`, `scores`."""
+    t0 = time.perf_counter()
+    try:
+        ans = assistant.ask(q.question, history=q.history, mode=mode).to_dict()
+    except QAError as e:  # a question the assistant rejects is a wrong answer, not a crash
+        ans = {"question": q.question, "search_query": q.question, "answer": "", "refused": False,
+               "error": str(e), "citations": [], "closest": [], "timings_ms": {}}
+    wall = (time.perf_counter() - t0) * 1000
+    hits = assistant.search(ans.get("search_query") or q.question, k=3 * max(RETRIEVAL_K))
+    ranked = article_ranking(hits)[: max(RETRIEVAL_K)]
+    return q.to_dict() | {"result": ans, "scores": score_one(q, ans, ranked, wall)}
+
+
 def run_eval(assistant: Any, questions: Sequence[Question], mode: str | None = None, progress: bool = True) -> EvalRun:
     """Ask every question (with its history) in this process and score it."""
     from tqdm import tqdm
 
-    results = []
-    for q in tqdm(questions, desc="eval", unit="q", disable=not progress):
-        t0 = time.perf_counter()
-        try:
-            ans = assistant.ask(q.question, history=q.history, mode=mode).to_dict()
-        except QAError as e:  # a question the assistant rejects is a wrong answer, not a crash
-            ans = {"question": q.question, "search_query": q.question, "answer": "", "refused": False,
-                   "error": str(e), "citations": [], "closest": [], "timings_ms": {}}
-        wall = (time.perf_counter() - t0) * 1000
-        hits = assistant.search(ans.get("search_query") or q.question, k=3 * max(RETRIEVAL_K))
-        ranked = article_ranking(hits)[: max(RETRIEVAL_K)]
-        results.append(q.to_dict() | {"result": ans, "scores": score_one(q, ans, ranked, wall)})
+    results = [eval_question(assistant, q, mode) for q in tqdm(questions, desc="eval", unit="q", disable=not progress)]
+    return eval_run(assistant, results, mode)
+
+
+def eval_run(assistant: Any, results: list[dict[str, Any]], mode: str | None = None) -> EvalRun:
+    """`results` of `eval_question` with their metrics and the assistant's config."""
     cfg = assistant.config.to_dict() if hasattr(assistant, "config") else {}
     return EvalRun(results, compute_metrics(results, mode or cfg.get("answer_mode")), cfg)
 
@@ -183,11 +191,14 @@ def compute_metrics(results: Sequence[dict[str, Any]], mode: str | None = None) 
     rp, rr = M.refusal_precision_recall(refused, unans)
     cited = [r for r in ans if r["sources"] and not r["scores"]["refused"]]
     with_gold = [r for r in ans if r["sources"]]
+    ans_refused = sum(r["scores"]["refused"] for r in ans)
+    unans_refused = sum(r["scores"]["refused"] for r in results if not r["answerable"])
+    n_unans = len(results) - len(ans)
     retrieval: dict[str, Any] = {f"recall@{k}": M.mean(r["scores"][f"recall@{k}"] for r in with_gold) for k in RETRIEVAL_K}
     retrieval |= {"mrr": M.mean(r["scores"]["rr"] for r in with_gold), "n": len(with_gold)}
     return {
         "mode": mode,
-        "n_questions": len(results), "n_answerable": len(ans), "n_unanswerable": len(results) - len(ans),
+        "n_questions": len(results), "n_answerable": len(ans), "n_unanswerable": n_unans,
         "errors": sum("error" in r["result"] for r in results),
         "accuracy": {
             "answerable": M.mean(float(r["scores"]["correct"]) for r in scored), "n": len(scored),
@@ -195,17 +206,27 @@ def compute_metrics(results: Sequence[dict[str, Any]], mode: str | None = None) 
         },
         "refusal": {
             "precision": rp, "recall": rr, "rate": sum(refused) / len(results) if results else None,
-            "answerable_refused": sum(r["scores"]["refused"] for r in ans),
+            "answerable_refused": ans_refused,
+            "answerable_refused_rate": ans_refused / len(ans) if ans else None,
+            "unanswerable_refused": unans_refused,
+            "unanswerable_refused_rate": unans_refused / n_unans if n_unans else None,  # = recall, named for readers
         },
         "citation": {
             "precision": M.mean(r["scores"]["citation_precision"] for r in cited),
             "recall": M.mean(r["scores"]["citation_recall"] for r in cited),
-            "cites_gold": M.mean(float(bool(set(r["scores"]["cited_sources"]) & set(r["sources"]))) for r in cited),
+            "cites_gold": M.mean(_cites_gold(r) for r in cited),
             "n": len(cited),
+            # over every answerable question with gold sources: a refusal cites nothing
+            "cites_gold_answerable": M.mean(_cites_gold(r) for r in with_gold),
         },
         "retrieval": retrieval,
         "latency_ms": latency_summary(results),
     }
+
+
+def _cites_gold(r: dict[str, Any]) -> float:
+    """1.0 when an answered question cites a gold source (a refusal cites nothing)."""
+    return float(not r["scores"]["refused"] and bool(set(r["scores"]["cited_sources"]) & set(r["sources"])))
 
 
 def latency_summary(results: Sequence[dict[str, Any]]) -> dict[str, dict[str, float | None]]:
@@ -229,6 +250,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", help="output folder (default: eval/runs/<timestamp>/)")
     p.add_argument("--limit", type=int, help="only the first N questions (SQuAD: a sample of N)")
     p.add_argument("--seed", type=int, default=0, help="SQuAD sampling seed (default 0)")
+    p.add_argument("--split", choices=benchmarks.SQUAD_SPLITS,
+                   help="SQuAD: sample questions only from this part of the fixed split by article (report on "
+                        "`test`); every paragraph stays indexed (default: all questions, with a warning)")
+    p.add_argument("--unanswerable", action="store_true",
+                   help="SQuAD: ask each question with its own article removed from the index; refusing is right")
     p.add_argument("--compare", nargs="+", metavar="KEY=VALUE[,KEY=VALUE]",
                    help="run each configuration (config overrides; mode= means answer_mode=) side by side")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -37,9 +37,12 @@ def summary_rows(m: dict[str, Any]) -> list[tuple[str, str]]:
         ("refusal precision", _fmt(m["refusal"]["precision"])),
         ("refusal recall", _fmt(m["refusal"]["recall"])),
         ("refusal rate (all questions)", _fmt(m["refusal"]["rate"])),
+        ("refused, share of answerable", _fmt(m["refusal"].get("answerable_refused_rate"))),
+        ("refused, share of unanswerable", _fmt(m["refusal"].get("unanswerable_refused_rate"))),
         (f"citation precision (n={m['citation']['n']})", _fmt(m["citation"]["precision"])),
         ("citation recall", _fmt(m["citation"]["recall"])),
         ("cites a gold source", _fmt(m["citation"]["cites_gold"])),
+        ("cites a gold source, share of answerable", _fmt(m["citation"].get("cites_gold_answerable"))),
     ]
     rows += [(f"retrieval {k}", _fmt(m["retrieval"][k])) for k in ("recall@1", "recall@5", "recall@20", "mrr")]
     rows += [(f"latency {s} p50 / p95 ms", f"{_fmt(v['p50'], 0)} / {_fmt(v['p95'], 0)}") for s, v in lat.items()]

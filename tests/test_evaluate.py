@@ -137,10 +137,13 @@ def test_score_one_and_compute_metrics_by_hand():
     # answerable q1 right, q2 refused -> 1/2; unanswerable q3 refused (right), q4 answered (wrong)
     assert m["accuracy"]["answerable"] == 0.5
     assert m["accuracy"]["by_kind"]["unanswerable"] == {"n": 2, "correct": 1, "accuracy": 0.5}
-    # refusals q2, q3; unanswerable q3, q4: TP = 1 -> precision 1/2, recall 1/2; rate 2/4
-    assert m["refusal"] == {"precision": 0.5, "recall": 0.5, "rate": 0.5, "answerable_refused": 1}
-    # citations over answered answerable questions with sources: only q1
-    assert m["citation"] == {"precision": 0.5, "recall": 0.5, "cites_gold": 1.0, "n": 1}
+    # refusals q2, q3; unanswerable q3, q4: TP = 1 -> precision 1/2, recall 1/2; rate 2/4;
+    # answerable refused: q2 of q1, q2 -> 1/2; unanswerable refused: q3 of q3, q4 -> 1/2
+    assert m["refusal"] == {"precision": 0.5, "recall": 0.5, "rate": 0.5, "answerable_refused": 1,
+                            "answerable_refused_rate": 0.5, "unanswerable_refused": 1, "unanswerable_refused_rate": 0.5}
+    # citations over answered answerable questions with sources: only q1; of all answerable
+    # with sources (q1 cites gold A3, q2 refused): 1/2
+    assert m["citation"] == {"precision": 0.5, "recall": 0.5, "cites_gold": 1.0, "n": 1, "cites_gold_answerable": 0.5}
     # retrieval over answerable: recall@1 (0 + 1) / 2; MRR (1/2 + 1) / 2
     assert m["retrieval"]["recall@1"] == 0.5 and m["retrieval"]["mrr"] == 0.75
     # total p50 of 30, 50, 10, 40 -> sorted 10 30 40 50, position 1.5 -> 35
