@@ -5,11 +5,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 INDEX  ?= index
+RANKER_LAYERS ?= 6
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install run test test-fast index chromium bench clean
+.PHONY: install run test test-fast index chromium bench clean model
 
 install: $(STAMP)
 
@@ -40,6 +41,12 @@ test: install chromium
 
 test-fast: install
 	$(BIN)/python -m pytest -m "not slow and not browser"
+
+# Retrain the answer-sentence ranker and refit its calibration from ../shared/bench (SQuAD
+# dev, fixed split, seed 0). Never part of `run` or `test`: the result ships in models/.
+model: install
+	$(BIN)/python -m qa.train --layers $(RANKER_LAYERS) --out models/answer-ranker
+	$(BIN)/python -m qa.calibrate fit --model models/answer-ranker
 
 bench: install index
 	$(BIN)/python bench/answer_latency.py

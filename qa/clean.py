@@ -26,6 +26,8 @@ from datetime import date as _date
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
+from qa.lexicon import MONTH_NUMBERS
+
 TITLE_MAX = 100  # fallback titles (first sentence) are cut to this many characters
 HEADLINE_MAX = 150  # a first line longer than this is prose, not a headline
 
@@ -43,10 +45,6 @@ class Cleaned:
 
 # --- dates ---------------------------------------------------------------------------
 
-_MONTHS = {m: i for i, m in enumerate(
-    "january february march april may june july august september october november december".split(), 1)}
-_MONTHS.update({m[:3]: i for m, i in list(_MONTHS.items())})
-_MONTHS["sept"] = 9
 _MON = r"([A-Za-z]{3,9})\.?"
 _DATE_FORMS = (  # (regex, order of year/month/day groups)
     (re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ][\d:.]+(?:Z|[+-]\d\d:?\d\d)?)?"), "ymd"),
@@ -73,7 +71,7 @@ def normalise_date(s: object) -> str | None:
             continue
         parts = dict(zip(order, m.groups()))
         month = parts["m"]
-        month_no = int(month) if month.isdigit() else _MONTHS.get(month.lower())
+        month_no = int(month) if month.isdigit() else MONTH_NUMBERS.get(month.lower())
         if month_no is None:
             return None
         try:

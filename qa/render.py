@@ -79,8 +79,14 @@ def link(url: str | None) -> str:
 # ---- chat ----------------------------------------------------------------------------
 
 
-def chat_text(text: str, turn: int, numbers: Iterable[int] = ()) -> str:
-    """Escaped answer text whose `[n]` markers (n in `numbers`) link to source n of `turn`."""
+def chat_text(text: str, turn: int, numbers: Iterable[int] = (), bold: str | None = None, after: str = "") -> str:
+    """Escaped answer text whose `[n]` markers (n in `numbers`) link to source n of `turn`;
+    the first occurrence of `bold` (the short answer) from where `after` (its sentence) starts
+    is shown in bold, so a date in the "TASS, 12 February 2020:" lead is not taken for it.
+
+    >>> chat_text("NATO met in Geneva [1].", 0, [1], bold="Geneva")
+    'NATO met in **Geneva** [\\\\[1\\\\]](#qa-cite-0-1)\\\\.'
+    """
     wanted = set(numbers)
 
     def repl(m: re.Match[str]) -> str:
@@ -89,7 +95,11 @@ def chat_text(text: str, turn: int, numbers: Iterable[int] = ()) -> str:
             return m.group(0)
         return f"[\\[{n}\\]](#qa-cite-{turn}-{n})"
 
-    return _MARKER.sub(repl, md_escape(text))
+    at = text.find(bold, max(0, text.find(after[:40]))) if bold and bold.strip() else -1
+    if at < 0:
+        return _MARKER.sub(repl, md_escape(text))
+    head, mid, tail = text[:at], text[at:at + len(bold)], text[at + len(bold):]
+    return "".join((_MARKER.sub(repl, md_escape(head)), "**", md_escape(mid.strip()), "**", _MARKER.sub(repl, md_escape(tail))))
 
 
 def searched_for(answer: dict[str, Any]) -> str | None:
@@ -113,7 +123,9 @@ def answer_markdown(answer: dict[str, Any], turn: int) -> str:
         parts.append(f"> ⚠️ **Not answered from the articles.** {body}{md_escape(note)}")
     else:
         numbers = [c["n"] for c in answer.get("citations") or []]
-        parts.append(chat_text(answer.get("answer") or "", turn, numbers))
+        short = answer.get("short_answer") or {}
+        quote = next((c["quote"] for c in answer.get("citations") or [] if c["n"] == short.get("citation")), "")
+        parts.append(chat_text(answer.get("answer") or "", turn, numbers, bold=short.get("text"), after=quote))
     return "\n\n".join(parts)
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from qa.lexicon import MONTHS, WEEKDAYS
+
 # Abbreviations after which a period does not end a sentence.
 _ABBREVIATIONS = {
     "mr", "mrs", "ms", "dr", "prof", "st", "gen", "col", "lt", "sgt", "capt", "gov", "sen", "rep",
@@ -119,8 +121,6 @@ def terms(text: str, keep_stopwords: bool = False) -> list[str]:
 
 
 _NUMBER = re.compile(r"\b\d[\d,.]*\b")
-_MONTHS = "january february march april may june july august september october november december".split()
-_WEEKDAYS = "monday tuesday wednesday thursday friday saturday sunday".split()
 
 
 def numbers(text: str) -> set[str]:
@@ -131,9 +131,9 @@ def numbers(text: str) -> set[str]:
 def has_date(text: str) -> bool:
     """True when the text names a date or time: a month, weekday, year, or a relative day."""
     low = text.lower()
-    if any(m in low for m in _MONTHS) or any(d in low for d in _WEEKDAYS):
+    if any(m in low for m in MONTHS) or any(d in low for d in WEEKDAYS):
         return True
-    if re.search(r"\b(1[89]\d\d|20\d\d)\b", low):
+    if re.search(r"\b(1[5-9]\d\d|20\d\d)s?\b", low):
         return True
     return bool(re.search(r"\b(yesterday|today|last (week|month|year)|earlier (this|in the) \w+)\b", low))
 
@@ -150,3 +150,15 @@ def names(text: str) -> set[str]:
         if w[0].isupper() and w.lower() not in STOPWORDS and w.lower() not in QUESTION_WORDS and len(w) > 1:
             out.add(w)
     return out
+
+
+def human_date(iso: str | None) -> str | None:
+    """An ISO date as people write it.
+
+    >>> human_date("2020-02-12")
+    '12 February 2020'
+    """
+    if not iso:
+        return None
+    y, m, d = iso.split("-")
+    return f"{int(d)} {MONTHS[int(m) - 1].title()} {y}"

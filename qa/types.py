@@ -137,6 +137,28 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class ShortAnswer:
+    """The answer itself inside a cited sentence: "SSC-8", "12 February 2020", "Dmitry Peskov".
+
+    `start`/`end` are offsets into the cleaned text of article `source`, cited as `[citation]`.
+    """
+
+    text: str
+    kind: str  # "number", "date", "name", "alias" or "place"
+    citation: int
+    source: str
+    start: int
+    end: int
+
+    def __post_init__(self) -> None:
+        if not self.text.strip() or self.start < 0 or self.end - self.start != len(self.text):
+            raise ValueError(f"ShortAnswer {self.text!r} [{self.start}, {self.end}) is not a span of its text")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class Answer:
     """The result of `ask`: text with `[n]` markers, or a refusal with the closest passages."""
 
@@ -149,6 +171,7 @@ class Answer:
     closest: tuple[Citation, ...] = ()  # on refusal: the nearest passages, for the user to check
     verification: dict[str, Any] = field(default_factory=dict)  # what the verifier did
     timings_ms: dict[str, float] = field(default_factory=dict)
+    short_answer: ShortAnswer | None = None  # the span of the expected type in the first citation
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -158,6 +181,7 @@ class Answer:
             "refused": self.refused,
             "mode": self.mode,
             "citations": [c.to_dict() for c in self.citations],
+            "short_answer": self.short_answer.to_dict() if self.short_answer else None,
             "closest": [c.to_dict() for c in self.closest],
             "verification": self.verification,
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from qa.lexicon import MONTHS, NUMBER_WORDS
 from qa.text import STOPWORDS, bare, numbers, split_sentences, terms, words
 
 MIN_OVERLAP = 0.5  # share of a sentence's content stems found in its cited passages
@@ -43,9 +44,6 @@ _NEGATORS = frozenset("not no never none nor neither nothing without cannot".spl
 _CLAUSE_END = frozenset("but while whereas although though yet however instead rather only".split())
 _SCOPE_TOKEN = re.compile(r"\w+(?:[-'’]\w+)*|[,;:.!?()\[\]—–]")
 NEGATION_SCOPE = 6  # content words a negation covers at most
-_MONTHS = "january february march april may june july august september october november december".split()
-_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve".split())}
 
 
 @dataclass(frozen=True)
@@ -81,9 +79,9 @@ def _evidence_of(text: str, rows: tuple[int, ...]) -> _Evidence:
     nums = {_norm_number(n) for n in numbers(text)}
     for y, m, d in _ISO_DATE.findall(text):  # "2020-02-12" also says February, 12, 2020
         if 1 <= int(m) <= 12:
-            ws.add(_MONTHS[int(m) - 1])
+            ws.add(MONTHS[int(m) - 1])
         nums.update({y, str(int(m)), str(int(d))})
-    nums.update(_NUMBER_WORDS[w] for w in ws if w in _NUMBER_WORDS)  # "three" supports "3"
+    nums.update(NUMBER_WORDS[w] for w in ws if w in NUMBER_WORDS)  # "three" supports "3"
     return _Evidence(frozenset(ws), frozenset(nums), frozenset(terms(text)), rows)
 
 
@@ -216,7 +214,7 @@ def _strip_markers(sentence: str) -> str:
 
 def _spell_date(m: re.Match) -> str:
     y, mo, d = m.groups()
-    return f"{_MONTHS[int(mo) - 1].title()} {int(d)}, {y}" if 1 <= int(mo) <= 12 else m.group(0)
+    return f"{MONTHS[int(mo) - 1].title()} {int(d)}, {y}" if 1 <= int(mo) <= 12 else m.group(0)
 
 
 def _with_markers(claim: str, ns: list[int]) -> str:

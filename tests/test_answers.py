@@ -9,7 +9,7 @@ import pytest
 
 from qa.config import Config
 from qa.errors import QAError
-from qa.extractive import answer_type
+from qa.gate import answer_type
 from qa.rewrite import standalone_query
 
 INF = {"003_c804dac4115a1700.txt", "004_7e226a48a90657f7.txt"}
@@ -74,7 +74,7 @@ def test_answer_types():
 
 def test_json_shape_is_the_cli_contract(assistant):
     d = assistant.ask("What did Peskov say about NATO?").to_dict()
-    assert set(d) >= {"question", "search_query", "answer", "refused", "mode", "citations", "timings_ms"}
+    assert set(d) >= {"question", "search_query", "answer", "refused", "mode", "citations", "short_answer", "timings_ms"}
     assert set(d["citations"][0]) == {"n", "source", "title", "date", "publisher", "url", "quote", "start", "end", "score"}
     assert {"rewrite", "retrieve", "evidence", "total"} <= set(d["timings_ms"])
     json.dumps(d)
@@ -128,7 +128,7 @@ def test_cli_search_stats_and_errors(bundled_index_dir, tmp_path):
 
 
 def test_a_sentence_cut_from_a_quotation_gets_its_missing_mark():
-    from qa.answering import balanced_quotes
+    from qa.compose import balanced_quotes
 
     assert balanced_quotes('"Allies have concerns, known as the 9M729 or SSC-8.') == '"Allies have concerns, known as the 9M729 or SSC-8."'
     assert balanced_quotes('He said: "We will not compromise.') == 'He said: "We will not compromise."'

@@ -152,7 +152,7 @@ def test_score_one_and_compute_metrics_by_hand():
 
 def test_parse_overrides():
     assert benchmarks.parse_overrides("mode=generative, top_k=3") == {"answer_mode": "generative", "top_k": 3}
-    assert benchmarks.parse_overrides("min_dense_similarity=0.3") == {"min_dense_similarity": 0.3}
+    assert benchmarks.parse_overrides("answer_threshold=0.3") == {"answer_threshold": 0.3}
     for bad in ("nokey=1", "top_k", "top_k=three"):
         with pytest.raises(QAError, match="--compare item"):
             benchmarks.parse_overrides(bad)

@@ -111,3 +111,16 @@ def test_no_markup_survives_partial_messages(text):
     out = render.partial_markdown(text, "Searched for: " + text, turn=0)
     assert not re.search(r"<(?!/?p>)[a-z]", out)
     assert "](javascript" not in out
+
+
+def test_short_answer_is_bold_inside_its_sentence_not_in_the_lead():
+    text = f"TASS, 31 October 2019: {QUOTE} [1]"
+    short = {"text": "9M729", "kind": "alias", "citation": 1, "source": "004_x.txt", "start": 0, "end": 5}
+    md = render.answer_markdown(answer(answer=text, short_answer=short), 0)
+    assert "**9M729**" in md and md.count("**") == 2
+    # a date short answer that also appears in the publisher lead is bolded in the sentence
+    dated = "Talks began on 31 October 2019 in Geneva."
+    text = f"TASS, 31 October 2019: {dated} [1]"
+    short = {"text": "31 October 2019", "kind": "date", "citation": 1, "source": "004_x.txt", "start": 0, "end": 15}
+    md = render.answer_markdown(answer(answer=text, citations=[cite(quote=dated)], short_answer=short), 0)
+    assert md.startswith("TASS, 31 October 2019\\: Talks began on **31 October 2019**")

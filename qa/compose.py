@@ -1,0 +1,258 @@
+"""An answer a reader can use: the chosen sentences, who said them and when, the short answer.
+
+Decisions:
+- Lead with the best-ranked sentence; runners-up join only when they add a key term of the
+  question or are a second full source for the same fact (never an echo that would cite an
+  article that does not answer).
+- A sentence that refers back ("The Kremlin spokesman stressed …", "He said …") is shown
+  with the sentence before it, in one citation, so the name is on screen and cited.
+- Each sentence is led by its publisher and date, once per article in a row:
+  "TASS, 12 February 2020: … [1]".
+- `short_answer`: the span of the expected type (a date for "when", a count for "how many",
+  a name for "who", a place for "where") inside the first cited sentence, with offsets into
+  its article; None when the sentence holds no such span or nothing in particular was asked.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+from qa.gate import DATE_PHRASE, QUANTITY, THRESHOLDS, Evidence, Thresholds, counted_noun
+from qa.lexicon import COUNT_PATTERN, MONTH_PATTERN, MONTHS, NAME_JOINERS, WEEKDAYS, YEAR
+from qa.ranker import Candidate
+from qa.text import bare, human_date, names, numbers, split_sentences, stem, terms, words
+from qa.types import Article, Citation, Hit, ShortAnswer
+
+
+def attribution(article: Article) -> str:
+    """Who published it and when: "TASS, 12 February 2020"; "" when neither is known."""
+    return ", ".join(p for p in (article.publisher, human_date(article.date)) if p)
+
+
+def citation(n: int, hit: Hit, start: int, end: int, score: float) -> Citation:
+    a = hit.article
+    return Citation(
+        n=n, source=a.id, title=a.title, date=a.date, publisher=a.publisher, url=a.url,
+        quote=a.text[start:end], start=start, end=end, score=score,
+    )
+
+
+def balanced_quotes(sentence: str) -> str:
+    """A sentence cut from a longer quotation, with the quotation mark it lacks added.
+
+    `"Allies have … known as the 9M729 or SSC-8.` opens a quote the next sentence goes on
+    with; shown alone it gets its closing mark. One that ends a quote gets an opening mark.
+    The citation's quote and offsets stay exactly the article's text.
+
+    >>> balanced_quotes('"Allies agree.')
+    '"Allies agree."'
+    """
+    if sentence.count('"') % 2:
+        last = sentence.rindex('"')
+        closes = last == len(sentence) - 1 or sentence[last + 1].isspace()
+        sentence = '"' + sentence if closes else sentence + '"'
+    opened, closed = sentence.count("“"), sentence.count("”")
+    if opened > closed:
+        sentence += "”" * (opened - closed)
+    elif closed > opened:
+        sentence = "“" * (closed - opened) + sentence
+    return sentence
+
+
+def attributed(sentences: Sequence[str], cited_hits: Sequence[Hit | None]) -> str:
+    """Each sentence led by who published its passage and when, once per article in a row:
+    "TASS, 12 February 2020: NATO met [1]." (extractive and generative answers alike)."""
+    parts: list[str] = []
+    last = None
+    for sentence, hit in zip(sentences, cited_hits):
+        lead = attribution(hit.article) if hit is not None and hit.article.id != last else ""
+        parts.append(f"{lead}: {sentence}" if lead else sentence)
+        last = hit.article.id if hit is not None else last
+    return " ".join(parts)
+
+
+def choose(ranked: Sequence[Candidate], weights: dict[str, float], limit: int, t: Thresholds = THRESHOLDS) -> tuple[Candidate, ...]:
+    """The best sentence, plus runners-up close to it that add something.
+
+    A runner-up (probability within `runner_up_share` of the best, and at least
+    `runner_up_min`) is kept when it states a key term of the question that the sentences
+    chosen so far do not, or when it covers the question as fully as the best one from
+    another article (a second source for the same fact).
+    """
+    if not ranked:
+        return ()
+    best = ranked[0]
+    chosen = [best]
+    covered = set(terms(best.text)) & set(weights)
+    for c in ranked[1:]:
+        if len(chosen) >= limit:
+            break
+        if c.score < max(t.runner_up_share * best.score, t.runner_up_min) or any(c.text == x.text for x in chosen):
+            continue
+        own = set(terms(c.text)) & set(weights)
+        adds = {s for s in own - covered if weights[s] >= 1.0}
+        if adds or c.coverage >= best.coverage:
+            chosen.append(c)
+            covered |= own
+    return tuple(chosen)
+
+
+# A sentence opening with a pronoun or a role instead of a name leans on the one before it.
+_REFERS_BACK = re.compile(
+    r"^[\"“'‘]?(?:he|she|they|his|her|their|it|this|these|those|its|the (?:[\w-]+ ){0,3}?"
+    r"(?:spokesman|spokeswoman|spokesperson|minister|ministry|secretary|official|officials|president|leader|novelist|"
+    r"writer|author|diplomat|agency|chief|head|envoy|ambassador|general|alliance|company|group|organi[sz]ation|"
+    r"department|country|team|prime minister|chairman|politician|premier|senator|governor|mayor))\b",
+    re.IGNORECASE,
+)
+
+
+def refers_back(sentence: str) -> bool:
+    """Whether a sentence opens with a pronoun or a role instead of a name.
+
+    >>> refers_back("The Kremlin spokesman stressed that NATO is no dove."), refers_back("Peskov said so.")
+    (True, False)
+    """
+    return bool(_REFERS_BACK.match(sentence.strip()))
+
+
+def with_antecedent(c: Candidate, hit: Hit, taken: set[tuple[int, int]]) -> tuple[int, int]:
+    """The span to quote for `c`: from the previous sentence of its paragraph when `c` refers back."""
+    if not refers_back(c.text):
+        return c.start, c.end
+    text = hit.article.text
+    line_start = text.rfind("\n", 0, c.start) + 1
+    before = [s for s in split_sentences(text, line_start, c.start) if s[1] <= c.start]
+    if not before or before[-1] in taken or not names(text[before[-1][0] + 1:before[-1][1]]):
+        return c.start, c.end
+    return before[-1][0], c.end
+
+
+def compose_extractive(evidence: Evidence, hits: Sequence[Hit], limit: int) -> tuple[str, tuple[Citation, ...], tuple[Candidate, ...]]:
+    """The answer text, its citations and the chosen candidates."""
+    chosen = choose(evidence.ranked, evidence.weights, limit)
+    taken = {(c.start, c.end) for c in chosen}
+    sentences, citations, cited = [], [], []
+    for n, c in enumerate(chosen, 1):
+        hit = hits[c.hit]
+        start, end = with_antecedent(c, hit, taken)
+        sentences.append(f"{balanced_quotes(hit.article.text[start:end].rstrip())} [{n}]")
+        citations.append(citation(n, hit, start, end, c.score))
+        cited.append(hit)
+    return attributed(sentences, cited), tuple(citations), chosen
+
+
+def closest_passages(evidence: Evidence, hits: Sequence[Hit], limit: int = 3) -> tuple[Citation, ...]:
+    """On refusal: the best sentence of each of the nearest articles, for the reader to check."""
+    out: list[Citation] = []
+    seen: set[str] = set()
+    for c in evidence.ranked:
+        hit = hits[c.hit]
+        if hit.article.id in seen:
+            continue
+        seen.add(hit.article.id)
+        out.append(citation(len(out) + 1, hit, c.start, c.end, c.score))
+        if len(out) == limit:
+            break
+    return tuple(out)
+
+
+def refusal_text(evidence: Evidence) -> str:
+    reason = evidence.reason or "the passages found do not answer it"
+    return f"The articles don't say: {reason}. The closest passages are listed below."
+
+
+# --- the short answer ------------------------------------------------------------------
+
+_FULL_DATE = re.compile(
+    rf"\b(?:{MONTH_PATTERN}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}|\d{{1,2}}\s+{MONTH_PATTERN}\s+\d{{4}}"
+    rf"|{MONTH_PATTERN}\s+\d{{4}}|{MONTH_PATTERN}\s+\d{{1,2}}(?:st|nd|rd|th)?|\d{{1,2}}\s+{MONTH_PATTERN}"
+    r"|(?:in |since |by )?(?:1[5-9]\d\d|20\d\d)s?)\b",
+    re.IGNORECASE,
+)
+_NAME_RUN = re.compile(r"[A-Z0-9][\w’'.-]*(?:\s+(?:(?:" + "|".join(sorted(NAME_JOINERS - {"&"})) + r")\s+)?[A-Z0-9][\w’'.-]*)*")
+_ALIAS_AFTER = re.compile(r"\b(?:known as|also called|dubbed|designated|called|code-?named|nicknamed)\s+(?:the\s+)?[\"“']?"
+                          r"([A-Z0-9][\w-]*(?:\s+[A-Z0-9][\w-]*)*)")
+
+
+def _span_of_kind(kind: str, sentence: str, question: str) -> tuple[int, int] | None:
+    asked_names = {bare(w) for w in names(question)} | {bare(w) for w in words(question) if any(ch.isdigit() for ch in w)}
+    asked_numbers = numbers(question)
+    if kind == "date":
+        for m in _FULL_DATE.finditer(sentence):
+            if not set(numbers(m.group(0))) or not set(numbers(m.group(0))) <= asked_numbers:
+                s = m.start() + (len(m.group(0)) - len(m.group(0).lstrip()))
+                for lead in ("in ", "since ", "by "):
+                    if sentence[s:].lower().startswith(lead):
+                        s += len(lead)
+                return s, m.end()
+        return None
+    if kind == "number":
+        masked = DATE_PHRASE.sub(lambda m: " " * len(m.group(0)), sentence)
+        noun = counted_noun(question)
+        found = [m for m in re.finditer(rf"\b(?:{COUNT_PATTERN})\b|(?<![\w-])\d[\d,.]*%?(?![\w-])", masked, re.IGNORECASE)
+                 if not YEAR.match(m.group(0).rstrip(".,%")) and m.group(0).rstrip(".,%").replace(",", "") not in asked_numbers
+                 and m.group(0).lower() != "one"]
+        if noun:
+            near = [m for m in found if any(stem(w)[:6] == noun[:6] for w in re.findall(r"\w+", masked[m.end():m.end() + 40])[:3])]
+            found = near or found
+        if not found:
+            return None
+        m = found[0]
+        return m.start(), m.end() - (1 if m.group(0).endswith((".", ",")) else 0)
+    if kind == "alias":
+        for m in _ALIAS_AFTER.finditer(sentence):
+            if bare(m.group(1)) not in asked_names:
+                return m.start(1), m.end(1)
+        codes = [m for m in re.finditer(r"\b[A-Z0-9]+(?:-[A-Z0-9]+)+\b|\b[0-9][A-Z][0-9]+\b", sentence) if bare(m.group(0)) not in asked_names]
+        return (codes[0].start(), codes[0].end()) if codes else None
+    # name / place: a run of capitalised words (not the sentence's first word alone, not a
+    # month or weekday) that the question does not already name. A person is usually two
+    # words ("Dmitry Peskov"), so for "who" the first multi-word run wins; for "where" the
+    # first run after "in", "at", "near" or "from".
+    runs: list[tuple[int, int, int]] = []  # (start, end, words)
+    for m in _NAME_RUN.finditer(sentence):
+        run = m.group(0).rstrip(".,'’")
+        toks = run.split()
+        m_start = m.start()
+        if m_start == 0 and toks and toks[0].lower() in _OPENERS:  # "The Kremlin ...", "According to ..."
+            toks = toks[1:]
+            run = " ".join(toks)
+            m_start = sentence.index(run, m.start()) if run else m_start
+        elif m_start == 0 and len(toks) == 1:
+            continue
+        toks = [t for t in toks if t.lower() not in _CALENDAR]
+        if not toks or all(bare(t) in asked_names for t in toks) or run.split()[0].lower() in _CALENDAR:
+            continue
+        runs.append((m_start, m_start + len(run), len(toks)))
+    if not runs:
+        return None
+    if kind == "place":
+        after = [r for r in runs if re.search(r"\b(?:in|at|near|from)\s+(?:the\s+)?$", sentence[:r[0]])]
+        return (after or runs)[0][:2]
+    return next((r for r in runs if r[2] >= 2), runs[0])[:2]
+
+
+_OPENERS = frozenset({"the", "a", "an", "in", "on", "at", "according", "but", "and", "after", "before", "earlier", "later"})
+_CALENDAR = frozenset(MONTHS) | frozenset(WEEKDAYS) | {m[:3] for m in MONTHS}
+
+
+def short_answer(kind: str | None, chosen: Sequence[Candidate], citations: Sequence[Citation], question: str,
+                 hits: Sequence[Hit]) -> ShortAnswer | None:
+    """The span of the expected type in the first cited sentence (offsets into its article), or None."""
+    if kind is None or not chosen or not citations:
+        return None
+    c = chosen[0]
+    # A name may sit in the sentence shown before a "The spokesman …" sentence: search the whole quote.
+    base, sentence = (citations[0].start, citations[0].quote) if kind in ("name", "place") else (c.start, c.text)
+    span = _span_of_kind(kind, sentence, question)
+    if span is None or span[1] <= span[0]:
+        return None
+    start, end = base + span[0], base + span[1]
+    text = hits[c.hit].article.text[start:end]
+    return ShortAnswer(text=text, kind=kind, citation=citations[0].n, source=citations[0].source, start=start, end=end)
+
+
+__all__ = ["attributed", "attribution", "balanced_quotes", "choose", "citation", "closest_passages",
+           "compose_extractive", "refers_back", "refusal_text", "short_answer"]

@@ -1,0 +1,54 @@
+"""The word lists the answer layer reads, in one place.
+
+Why: months, number words and ordinals used to live in five modules that disagreed ("half"
+was a number in one and not in another). Every check that asks "is this a number word" or
+"is this a month" reads these lists, so a word added here is understood everywhere.
+Stems are computed where they are used (`qa.text.terms`), never stored here.
+"""
+
+from __future__ import annotations
+
+import re
+
+MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september",
+          "october", "november", "december")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+# Month -> number, with the abbreviations news text uses ("Feb.", "Sept").
+MONTH_NUMBERS = {m: i for i, m in enumerate(MONTHS, 1)} | {m[:3]: i for i, m in enumerate(MONTHS, 1)} | {"sept": 9}
+MONTH_PATTERN = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+
+# Number words and the value they stand for ("three" supports "3"). Words for an unknown
+# amount ("dozens") count as numbers for "how many" but stand for no digit string.
+NUMBER_WORDS = {w: str(i) for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve".split())}
+AMOUNT_WORDS = ("dozen", "dozens", "hundred", "hundreds", "thousand", "thousands", "million", "millions",
+                "billion", "billions", "half")
+COUNT_PATTERN = "|".join(sorted(set(NUMBER_WORDS) - {"zero"} | set(AMOUNT_WORDS), key=len, reverse=True))
+ORDINALS = {"first": "one", "second": "two", "third": "three", "fourth": "four", "fifth": "five",
+            "sixth": "six", "seventh": "seven", "eighth": "eight", "ninth": "nine", "tenth": "ten"}
+
+# Irregular past forms the Snowball stemmer leaves alone, mapped to the stem of their base form.
+IRREGULAR_STEMS = {
+    "met": "meet", "left": "leav", "spoke": "speak", "held": "hold", "won": "win", "took": "take",
+    "gave": "give", "went": "go", "came": "come", "began": "begin", "sent": "send", "thought": "think",
+    "made": "make", "found": "find", "becam": "becom", "led": "lead", "sold": "sell", "bought": "buy",
+    "fought": "fight", "brought": "bring", "kept": "keep", "chose": "choos", "wrote": "write", "saw": "see",
+}
+
+# Words that shape a question or name the kind of answer wanted, not its topic: an archive
+# that never writes "remarks" or "city" can still answer "Which city hosted the remarks?".
+FRAME_WORDS = (
+    "besides instead whether article articles remark remarks comment comments statement statements "
+    "date day year month time name names designation abbreviation title city country region place "
+    "organisation organization body agency level kind type sort describe described host hosted attend "
+    "attended speak spoke full other else reason reasons"
+).split()
+
+# Lowercase words allowed inside a multi-word name when reading an acronym from it:
+# "Organization for Security and Co-operation in Europe" -> OSCE.
+NAME_JOINERS = frozenset({"of", "for", "and", "the", "in", "on", "de", "du", "la", "&"})
+
+YEAR = re.compile(r"^(1[5-9]\d\d|20\d\d)$")
+
+__all__ = ["MONTHS", "WEEKDAYS", "MONTH_NUMBERS", "MONTH_PATTERN", "NUMBER_WORDS", "AMOUNT_WORDS", "COUNT_PATTERN",
+           "ORDINALS", "IRREGULAR_STEMS", "FRAME_WORDS", "NAME_JOINERS", "YEAR"]

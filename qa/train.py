@@ -1,0 +1,221 @@
+"""`make model` / `qa train`: fine-tune the answer-sentence ranker, reproducibly.
+
+Why: choosing the sentence that answers a question is where hand-set rules failed on
+questions nobody tuned for. A cross-encoder reads question and sentence together and is
+trained for exactly this decision.
+
+Decisions:
+- Start from the shipped all-MiniLM-L6-v2 weights (no download), keep its first
+  `layers` transformer layers, add a one-logit head, train with binary cross-entropy on
+  (question, candidate sentence, holds-the-answer) pairs.
+- Data: SQuAD v1.1 dev, only the "dev-train" articles of the fixed split
+  (`qa.benchmarks.squad_split`); the calibration and test articles are never seen here.
+  Candidates are cut with the product's own sentence splitter. Positives: sentences that
+  hold a gold answer span. Negatives: every other sentence of the paragraph, plus the
+  sentences of other paragraphs of the same article that share most terms with the question
+  (hard negatives: same topic, no answer).
+- The input is "question [SEP] title | sentence", the same text the ranker sees at run
+  time (a news article's headline in place of the Wikipedia title).
+- Fixed seed, one thread order, metrics printed at the end; weights saved as fp16
+  safetensors with their SHA-256 in `manifest.json`, checked on every load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import random
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from qa.ranker import MIN_WORDS, pair_text
+from qa.text import split_sentences, terms, words
+
+DEFAULT_OUT = Path("models/answer-ranker")
+SQUAD = Path("../shared/bench/squad-v1.1-dev/dev-v1.1.json.zip")
+TOKENIZER_FILES = ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+HEAD_LR = 1e-3
+HARD_NEGATIVES = 3  # sentences from other paragraphs of the same article, most terms shared
+
+
+@dataclass(frozen=True)
+class Pair:
+    question: str
+    title: str
+    sentence: str
+    label: float  # 1.0: the sentence holds a gold answer
+
+
+def squad_pairs(path: Path, split: str, seed: int = 0) -> list[Pair]:
+    """(question, sentence, label) pairs from the SQuAD articles in `split` of the fixed split."""
+    from qa.benchmarks import _read_squad_json, in_split, squad_split
+
+    data = _read_squad_json(Path(path))["data"]
+    splits = squad_split([d["title"] for d in data])
+    rng = random.Random(seed)
+    pairs: list[Pair] = []
+    for doc in data:
+        if not in_split(doc["title"], split, splits):
+            continue
+        title = doc["title"].replace("_", " ")
+        sentences = []  # (paragraph, start, end, text, terms)
+        for p, para in enumerate(doc["paragraphs"]):
+            ctx = para["context"]
+            for s, e in split_sentences(ctx):
+                if len(words(ctx[s:e])) >= MIN_WORDS:
+                    sentences.append((p, s, e, ctx[s:e], set(terms(ctx[s:e]))))
+        for p, para in enumerate(doc["paragraphs"]):
+            own = [x for x in sentences if x[0] == p]
+            others = [x for x in sentences if x[0] != p]
+            for qa in para["qas"]:
+                spans = [(a["answer_start"], a["answer_start"] + len(a["text"])) for a in qa["answers"]]
+                q = qa["question"].strip()
+                for _, s, e, text, _ in own:
+                    label = float(any(s <= a and b <= e for a, b in spans))
+                    pairs.append(Pair(q, title, text, label))
+                qt = set(terms(q))
+                hard = sorted(others, key=lambda x: (-len(qt & x[4]), rng.random()))[:HARD_NEGATIVES]
+                pairs += [Pair(q, title, x[3], 0.0) for x in hard]
+    return pairs
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def train(
+    out: Path = DEFAULT_OUT, squad: Path = SQUAD, layers: int = 6, epochs: float = 1.0, batch_size: int = 32,
+    lr: float = 4e-5, max_length: int = 128, seed: int = 0, limit: int | None = None,
+) -> dict:
+    """Train, save to `out`, return the printed metrics."""
+    import numpy as np
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    from qa.embed import default_model_path
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    t0 = time.time()
+    pairs = squad_pairs(squad, "dev-train", seed)
+    held = squad_pairs(squad, "dev-calibrate", seed)
+    if limit:
+        held = held[: limit // 4]
+    rng = random.Random(seed)
+    rng.shuffle(pairs)
+    if limit:
+        pairs = pairs[:limit]
+    print(f"pairs: {len(pairs):,} train ({sum(p.label for p in pairs):,.0f} positive) from the dev-train articles; "
+          f"{len(held):,} held out (dev-calibrate)")
+    base = default_model_path()
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    config = BertConfig.from_pretrained(base, num_labels=1, num_hidden_layers=layers)
+    model = BertForSequenceClassification.from_pretrained(base, config=config)  # the first `layers` layers are kept
+    # sentence-transformers never trained BERT's pooler (it mean-pools), and its saturated
+    # tanh made a first run collapse to the base rate: start it as the identity on [CLS].
+    with torch.no_grad():
+        model.bert.pooler.dense.weight.copy_(torch.eye(config.hidden_size))
+        model.bert.pooler.dense.bias.zero_()
+    model.train()
+    # The new head (pooler + classifier) learns at HEAD_LR: at the encoder's rate it stayed at the
+    # base rate for a whole epoch (outputs nearly constant), a known failure of a fresh head.
+    head = [p for n, p in model.named_parameters() if n.startswith(("classifier", "bert.pooler"))]
+    body = [p for n, p in model.named_parameters() if not n.startswith(("classifier", "bert.pooler"))]
+    opt = torch.optim.AdamW([{"params": body, "lr": lr}, {"params": head, "lr": HEAD_LR}], weight_decay=0.01)
+    steps = max(1, math.ceil(len(pairs) * epochs / batch_size))
+    warmup = max(1, steps // 10)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / (steps - warmup))))
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    order = [i % len(pairs) for i in range(steps * batch_size)]
+    seen = 0.0
+    for step in range(steps):
+        batch = [pairs[i] for i in order[step * batch_size:(step + 1) * batch_size]]
+        enc = tokenizer([p.question for p in batch], [pair_text(p.title, p.sentence) for p in batch],
+                        truncation="only_second", max_length=max_length, padding=True, return_tensors="pt")
+        logits = model(**enc).logits.squeeze(-1)
+        loss = loss_fn(logits, torch.tensor([p.label for p in batch]))
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        opt.zero_grad()
+        seen = 0.98 * seen + 0.02 * loss.item() if step else loss.item()
+        if step % 50 == 0 or step == steps - 1:
+            print(f"step {step + 1}/{steps} loss {seen:.4f} ({time.time() - t0:.0f} s)", flush=True)
+    model.eval()
+    metrics = {"train_pairs": len(pairs), "layers": layers, "epochs": epochs, "seed": seed,
+               "train_seconds": round(time.time() - t0, 1)}
+    metrics |= top1(model, tokenizer, held, max_length)
+    save(model, tokenizer, base, out, metrics)
+    print(json.dumps(metrics, indent=2))
+    return metrics
+
+
+def top1(model, tokenizer, pairs: Sequence[Pair], max_length: int) -> dict:
+    """On held-out pairs: the share of questions whose best-scored paragraph sentence holds the answer."""
+    import torch
+
+    by_q: dict[str, list[tuple[float, float]]] = {}
+    with torch.inference_mode():
+        for i in range(0, len(pairs), 64):
+            batch = pairs[i:i + 64]
+            enc = tokenizer([p.question for p in batch], [pair_text(p.title, p.sentence) for p in batch],
+                            truncation="only_second", max_length=max_length, padding=True, return_tensors="pt")
+            for p, s in zip(batch, model(**enc).logits.squeeze(-1).tolist()):
+                by_q.setdefault(p.question, []).append((s, p.label))
+    answerable = [v for v in by_q.values() if any(label for _, label in v)]
+    hit = sum(max(v)[1] == 1.0 for v in answerable)
+    return {"heldout_questions": len(answerable), "heldout_top1": round(hit / max(1, len(answerable)), 4)}
+
+
+def save(model, tokenizer, base: Path, out: Path, metrics: dict) -> None:
+    """fp16 safetensors + config + tokenizer files + manifest with the weights' SHA-256."""
+    out.mkdir(parents=True, exist_ok=True)
+    model.half().save_pretrained(out, safe_serialization=True)
+    for name in TOKENIZER_FILES:
+        if (base / name).exists():
+            shutil.copy(base / name, out / name)
+    write_manifest(out, {"ranker": metrics})
+
+
+def write_manifest(out: Path, metrics: dict) -> dict:
+    """manifest.json: the SHA-256 of every file of the model folder (checked on load) and
+    the metrics printed by training and calibration (merged with those already there)."""
+    path = out / "manifest.json"
+    old = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    files = {f.name: sha256(f) for f in sorted(out.iterdir()) if f.is_file() and f.suffix in (".json", ".txt", ".safetensors")
+             and f.name not in ("manifest.json",)}
+    manifest = {"format": "qa-answer-ranker/1", "base": "sentence-transformers/all-MiniLM-L6-v2",
+                "command": "make model", "files": files, "metrics": old.get("metrics", {}) | metrics}
+    path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return manifest
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="qa train", description=__doc__.split("\n")[0])
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    ap.add_argument("--squad", type=Path, default=SQUAD)
+    ap.add_argument("--layers", type=int, default=6)
+    ap.add_argument("--epochs", type=float, default=1.0)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=4e-5)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--limit", type=int, default=None, help="train on the first N shuffled pairs only (smoke runs)")
+    a = ap.parse_args(argv)
+    train(a.out, a.squad, a.layers, a.epochs, a.batch_size, a.lr, seed=a.seed, limit=a.limit)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,45 @@
+"""Answer composition: short answers, sentences that refer back, on hand-made cases."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.compose import _span_of_kind, refers_back, with_antecedent
+from qa.ranker import Candidate
+from qa.types import Article, Chunk, Hit
+
+
+@pytest.mark.parametrize("kind, sentence, question, expected", [
+    ("date", "The talks began on January 10, 2022 in Geneva.", "When did the talks begin?", "January 10, 2022"),
+    ("date", "Super Bowl 50 was played on February 7, 2016.", "When was Super Bowl 50 played?", "February 7, 2016"),
+    ("date", "The treaty was signed in 1987 by both sides.", "In which year was the treaty signed?", "1987"),
+    ("number", "The alliance has 30 member states and two observers.", "How many member states does it have?", "30"),
+    ("number", "Talks went through three stages in 2014.", "How many stages were there?", "three"),
+    ("name", "According to IRNA, Stoltenberg said NATO would not change.", "Which news agency reported Stoltenberg's remarks?", "IRNA"),
+    ("name", "The Kremlin spokesman Dmitry Peskov said NATO is no dove of peace.", "Who said NATO is no dove of peace?", "Dmitry Peskov"),
+    ("place", "The consultations took place in Vienna on Monday.", "Where did the consultations take place?", "Vienna"),
+    ("alias", "The missile, known as the 9M729 or SSC-8, was shown.", "What is the 9M729 also called?", "SSC-8"),
+])
+def test_short_answer_is_the_span_of_the_expected_kind(kind, sentence, question, expected):
+    span = _span_of_kind(kind, sentence, question)
+    assert span is not None and sentence[span[0]:span[1]].startswith(expected)
+
+
+def test_no_short_answer_when_the_sentence_has_none():
+    assert _span_of_kind("date", "NATO met to discuss the treaty.", "When did NATO meet?") is None
+    assert _span_of_kind("number", "Allies met in Brussels in 2019.", "How many allies met?") is None
+
+
+def test_a_sentence_that_refers_back_is_shown_with_the_one_before():
+    text = ("Dmitry Peskov spoke to reporters on Monday. The Kremlin spokesman stressed that NATO is not a dove of peace. "
+            "He added nothing.\nPeskov left.")
+    art = Article(id="a.txt", text=text, title="t")
+    hit = Hit(Chunk("a.txt", 0, len(text), text), art, 1.0)
+    s = text.index("The Kremlin")
+    e = text.index("peace.") + len("peace.")
+    c = Candidate(0, s, e, text[s:e])
+    start, end = with_antecedent(c, hit, set())
+    assert text[start:end].startswith("Dmitry Peskov spoke") and end == e
+    # not when the sentence before is already part of the answer, or names no one
+    assert with_antecedent(c, hit, {(0, s - 1)}) == (s, e)
+    assert refers_back("He said so.") and refers_back("The South African novelist won.") and not refers_back("Peskov said.")
