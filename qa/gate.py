@@ -289,12 +289,26 @@ def topic(weights: dict[str, float]) -> dict[str, float]:
     return out or weights
 
 
-def with_aliases(text_terms: set[str], vocabulary: Vocabulary | None) -> set[str]:
-    """`text_terms` plus the acronym of every name it spells out and the words of every acronym it uses."""
+Aliases = Collection[tuple[str, set[str]]]
+
+
+def question_aliases(vocabulary: Vocabulary | None, keys: Collection[str]) -> Aliases:
+    """The (acronym, expansion) pairs that can change coverage of `keys`: the acronym is a key,
+    or its expansion holds one. Computed once per question, so each sentence's check reads a
+    handful of pairs instead of every acronym of the archive."""
+    if vocabulary is None:
+        return ()
+    keys = set(keys)
+    return [(a, e) for a, e in vocabulary.acronyms.items() if a in keys or e & keys]
+
+
+def with_aliases(text_terms: set[str], vocabulary: Vocabulary | None, pairs: Aliases | None = None) -> set[str]:
+    """`text_terms` plus the acronym of every name it spells out and the words of every acronym it
+    uses (among `pairs`, by default every acronym of the archive)."""
     if vocabulary is None:
         return text_terms
     out = set(text_terms)
-    for acronym, expansion in vocabulary.acronyms.items():
+    for acronym, expansion in (vocabulary.acronyms.items() if pairs is None else pairs):
         if acronym in text_terms:
             out |= expansion
         elif expansion and expansion <= text_terms:
@@ -402,9 +416,10 @@ def assess(
         return Evidence(False, "no passage matches the question", kind, 0.0, {}, (), weights)
     cands = candidates(hits)
     sims = similarity(query, [c.text for c in cands]) if cands else []
-    chunk_terms = [with_aliases(set(terms(h.chunk.text)) | metadata_terms(h.article), vocabulary) for h in hits]
+    pairs = question_aliases(vocabulary, weights)
+    chunk_terms = [with_aliases(set(terms(h.chunk.text)) | metadata_terms(h.article), vocabulary, pairs) for h in hits]
     cands = [replace(c, similarity=float(s), typed=typed(kind, c.text, question),
-                     coverage=coverage(weights, with_aliases(set(terms(c.text)), vocabulary)),
+                     coverage=coverage(weights, with_aliases(set(terms(c.text)), vocabulary, pairs)),
                      context_coverage=coverage(weights, chunk_terms[c.hit]))
              for c, s in zip(cands, sims)]
     ranked = tuple(rank(query, cands, ranker, calibration, t.ranker_candidates))
