@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -203,12 +203,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--squad", type=Path, default=SQUAD)
     ap.add_argument("--model", type=Path, default=BUNDLED_RANKER)
     ap.add_argument("--index-dir", type=Path, default=Path("eval/runs/squad-index"))
+    ap.add_argument("--records", type=Path, default=None,
+                    help="keep the collected records in this JSON file and reuse them when it exists (same model only)")
     a = ap.parse_args(argv)
     config = load_config(answer_ranker="" if a.model == BUNDLED_RANKER else str(a.model))
     from qa.gate import THRESHOLDS
 
     t0 = time.time()
-    records = records_for(a.split, a.limit, a.seed, a.squad, a.index_dir, config, unanswerable=a.action == "fit")
+    if a.records and a.records.exists():
+        records = [Record(**r) for r in json.loads(a.records.read_text(encoding="utf-8"))]
+    else:
+        records = records_for(a.split, a.limit, a.seed, a.squad, a.index_dir, config, unanswerable=a.action == "fit")
+        if a.records:
+            a.records.write_text(json.dumps([asdict(r) for r in records]), encoding="utf-8")
     if a.action == "fit":
         calibration, report = fit(records, THRESHOLDS.ranker_candidates)
         out = {"sentence": calibration.sentence.to_dict(), "answerable": calibration.answerable.to_dict(),

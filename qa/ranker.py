@@ -104,7 +104,8 @@ def pair_text(title: str, sentence: str) -> str:
 
 
 class CrossEncoderRanker:
-    """A BERT-style sequence classifier with one logit: (question, title | sentence) -> score.
+    """One joint pass over (question, "title | sentence") -> a score: the shipped model
+    (qa/pair_model.py, found by its ranker.json) or any sequence classifier with one logit.
 
     The shipped model's weights are checked against the SHA-256 in its manifest before they
     are read; a model given by Hugging Face id or folder is loaded as it is.
@@ -132,12 +133,17 @@ class CrossEncoderRanker:
                 hf_logging.set_verbosity_error()  # no load report on every start
                 try:
                     tokenizer = AutoTokenizer.from_pretrained(str(self.path))
-                    model = AutoModelForSequenceClassification.from_pretrained(str(self.path), dtype=torch.float32)
-                except OSError as e:
+                    if (local / "ranker.json").exists():  # the shipped kind (qa/pair_model.py)
+                        from qa.pair_model import SegmentCosine
+
+                        model = SegmentCosine.load(local)
+                    else:  # any sequence classifier with one logit, e.g. a Hugging Face cross-encoder
+                        classifier = AutoModelForSequenceClassification.from_pretrained(str(self.path), dtype=torch.float32)
+                        model = lambda **enc: classifier(**enc).logits[:, 0]  # noqa: E731
+                except (OSError, ValueError) as e:
                     raise QAError(f"cannot load the answer ranker from {self.path}: {e}; {REBUILD}") from None
                 finally:
                     hf_logging.set_verbosity(verbosity)
-                model.eval()
                 self._tokenizer, self._model = tokenizer, model
         return self._tokenizer, self._model
 
@@ -150,7 +156,7 @@ class CrossEncoderRanker:
         enc = tokenizer([question] * len(cands), [pair_text(c.title, c.text) for c in cands],
                         truncation="only_second", max_length=self.max_length, padding=True, return_tensors="pt")
         with torch.inference_mode():
-            return model(**enc).logits[:, 0].float().numpy()
+            return model(**enc).float().numpy()
 
 
 @dataclass(frozen=True)

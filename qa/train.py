@@ -92,59 +92,72 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def groups(pairs: Sequence[Pair]) -> list[list[Pair]]:
+    """Consecutive pairs of one question (squad_pairs emits them together): one ranking list each."""
+    out: list[list[Pair]] = []
+    for p in pairs:
+        if out and out[-1][0].question == p.question and out[-1][0].title == p.title:
+            out[-1].append(p)
+        else:
+            out.append([p])
+    return [g for g in out if any(p.label for p in g)]
+
+
 def train(
-    out: Path = DEFAULT_OUT, squad: Path = SQUAD, layers: int = 6, epochs: float = 1.0, batch_size: int = 32,
-    lr: float = 4e-5, max_length: int = 128, seed: int = 0, limit: int | None = None,
+    out: Path = DEFAULT_OUT, squad: Path = SQUAD, layers: int = 6, epochs: float = 1.0, batch_size: int = 4,
+    lr: float = 3e-5, max_length: int = 128, seed: int = 0, limit: int | None = None,
 ) -> dict:
-    """Train, save to `out`, return the printed metrics."""
+    """Train, save to `out`, return the printed metrics. `batch_size` counts questions."""
     import numpy as np
     import torch
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
 
     from qa.embed import default_model_path
+    from qa.pair_model import SegmentCosine
 
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
     t0 = time.time()
-    pairs = squad_pairs(squad, "dev-train", seed)
+    train_groups = groups(squad_pairs(squad, "dev-train", seed))
     held = squad_pairs(squad, "dev-calibrate", seed)
-    if limit:
-        held = held[: limit // 4]
     rng = random.Random(seed)
-    rng.shuffle(pairs)
+    rng.shuffle(train_groups)
     if limit:
-        pairs = pairs[:limit]
-    print(f"pairs: {len(pairs):,} train ({sum(p.label for p in pairs):,.0f} positive) from the dev-train articles; "
-          f"{len(held):,} held out (dev-calibrate)")
+        train_groups = train_groups[:limit]
+        held = [p for g in groups(held)[: max(1, limit // 4)] for p in g]
+    print(f"questions: {len(train_groups):,} from the dev-train articles "
+          f"({sum(len(g) for g in train_groups):,} candidate sentences); "
+          f"{len(held):,} held-out pairs (dev-calibrate)", flush=True)
     base = default_model_path()
     tokenizer = AutoTokenizer.from_pretrained(base)
-    config = BertConfig.from_pretrained(base, num_labels=1, num_hidden_layers=layers)
-    model = BertForSequenceClassification.from_pretrained(base, config=config)  # the first `layers` layers are kept
-    # sentence-transformers never trained BERT's pooler (it mean-pools), and its saturated
-    # tanh made a first run collapse to the base rate: start it as the identity on [CLS].
-    with torch.no_grad():
-        model.bert.pooler.dense.weight.copy_(torch.eye(config.hidden_size))
-        model.bert.pooler.dense.bias.zero_()
+    config = AutoConfig.from_pretrained(base, num_hidden_layers=layers)
+    model = SegmentCosine(AutoModel.from_pretrained(base, config=config))  # the first `layers` layers are kept
+    before = top1(model.eval(), tokenizer, held, max_length)
+    print(f"held-out top-1 before training: {before['heldout_top1']}", flush=True)
     model.train()
-    # The new head (pooler + classifier) learns at HEAD_LR: at the encoder's rate it stayed at the
-    # base rate for a whole epoch (outputs nearly constant), a known failure of a fresh head.
-    head = [p for n, p in model.named_parameters() if n.startswith(("classifier", "bert.pooler"))]
-    body = [p for n, p in model.named_parameters() if not n.startswith(("classifier", "bert.pooler"))]
-    opt = torch.optim.AdamW([{"params": body, "lr": lr}, {"params": head, "lr": HEAD_LR}], weight_decay=0.01)
-    steps = max(1, math.ceil(len(pairs) * epochs / batch_size))
+    body = [p for n, p in model.named_parameters() if n != "scale"]
+    opt = torch.optim.AdamW([{"params": body, "lr": lr}, {"params": [model.scale], "lr": HEAD_LR}], weight_decay=0.01)
+    steps = max(1, math.ceil(len(train_groups) * epochs / batch_size))
     warmup = max(1, steps // 10)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / (steps - warmup))))
-    loss_fn = torch.nn.BCEWithLogitsLoss()
-    order = [i % len(pairs) for i in range(steps * batch_size)]
+    order = [i % len(train_groups) for i in range(steps * batch_size)]
     seen = 0.0
     for step in range(steps):
-        batch = [pairs[i] for i in order[step * batch_size:(step + 1) * batch_size]]
-        enc = tokenizer([p.question for p in batch], [pair_text(p.title, p.sentence) for p in batch],
+        batch = [train_groups[i] for i in order[step * batch_size:(step + 1) * batch_size]]
+        flat = [p for g in batch for p in g]
+        enc = tokenizer([p.question for p in flat], [pair_text(p.title, p.sentence) for p in flat],
                         truncation="only_second", max_length=max_length, padding=True, return_tensors="pt")
-        logits = model(**enc).logits.squeeze(-1)
-        loss = loss_fn(logits, torch.tensor([p.label for p in batch]))
+        scores = model(**enc)
+        # listwise: each question's candidates compete in one softmax; the gold sentences share the target
+        loss, at = scores.new_zeros(()), 0
+        for g in batch:
+            s = scores[at:at + len(g)]
+            gold = torch.tensor([p.label > 0 for p in g])
+            loss = loss + torch.logsumexp(s, 0) - torch.logsumexp(s[gold], 0)
+            at += len(g)
+        loss = loss / len(batch)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
@@ -152,10 +165,10 @@ def train(
         opt.zero_grad()
         seen = 0.98 * seen + 0.02 * loss.item() if step else loss.item()
         if step % 50 == 0 or step == steps - 1:
-            print(f"step {step + 1}/{steps} loss {seen:.4f} ({time.time() - t0:.0f} s)", flush=True)
+            print(f"step {step + 1}/{steps} loss {seen:.4f} scale {model.scale.item():.1f} ({time.time() - t0:.0f} s)", flush=True)
     model.eval()
-    metrics = {"train_pairs": len(pairs), "layers": layers, "epochs": epochs, "seed": seed,
-               "train_seconds": round(time.time() - t0, 1)}
+    metrics = {"train_questions": len(train_groups), "layers": layers, "epochs": epochs, "seed": seed, "lr": lr,
+               "train_seconds": round(time.time() - t0, 1), "heldout_top1_before": before["heldout_top1"]}
     metrics |= top1(model, tokenizer, held, max_length)
     save(model, tokenizer, base, out, metrics)
     print(json.dumps(metrics, indent=2))
@@ -163,26 +176,26 @@ def train(
 
 
 def top1(model, tokenizer, pairs: Sequence[Pair], max_length: int) -> dict:
-    """On held-out pairs: the share of questions whose best-scored paragraph sentence holds the answer."""
+    """On held-out pairs: the share of questions whose best-scored candidate sentence holds the answer."""
     import torch
 
-    by_q: dict[str, list[tuple[float, float]]] = {}
+    by_q: dict[tuple[str, str], list[tuple[float, float]]] = {}
     with torch.inference_mode():
         for i in range(0, len(pairs), 64):
             batch = pairs[i:i + 64]
             enc = tokenizer([p.question for p in batch], [pair_text(p.title, p.sentence) for p in batch],
                             truncation="only_second", max_length=max_length, padding=True, return_tensors="pt")
-            for p, s in zip(batch, model(**enc).logits.squeeze(-1).tolist()):
-                by_q.setdefault(p.question, []).append((s, p.label))
+            for p, s in zip(batch, model(**enc).tolist()):
+                by_q.setdefault((p.title, p.question), []).append((s, p.label))
     answerable = [v for v in by_q.values() if any(label for _, label in v)]
     hit = sum(max(v)[1] == 1.0 for v in answerable)
     return {"heldout_questions": len(answerable), "heldout_top1": round(hit / max(1, len(answerable)), 4)}
 
 
 def save(model, tokenizer, base: Path, out: Path, metrics: dict) -> None:
-    """fp16 safetensors + config + tokenizer files + manifest with the weights' SHA-256."""
+    """fp16 safetensors + config + head + tokenizer files + manifest with every file's SHA-256."""
     out.mkdir(parents=True, exist_ok=True)
-    model.half().save_pretrained(out, safe_serialization=True)
+    model.save(out)
     for name in TOKENIZER_FILES:
         if (base / name).exists():
             shutil.copy(base / name, out / name)
@@ -208,10 +221,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--squad", type=Path, default=SQUAD)
     ap.add_argument("--layers", type=int, default=6)
     ap.add_argument("--epochs", type=float, default=1.0)
-    ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--lr", type=float, default=4e-5)
+    ap.add_argument("--batch-size", type=int, default=4, help="questions per step (each with all its candidates)")
+    ap.add_argument("--lr", type=float, default=3e-5)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--limit", type=int, default=None, help="train on the first N shuffled pairs only (smoke runs)")
+    ap.add_argument("--limit", type=int, default=None, help="train on the first N shuffled questions only (smoke runs)")
     a = ap.parse_args(argv)
     train(a.out, a.squad, a.layers, a.epochs, a.batch_size, a.lr, seed=a.seed, limit=a.limit)
     return 0

@@ -1,0 +1,108 @@
+"""The shipped answer-sentence ranker: loaded by checksum, right on real article sentences,
+and a refusal once the answering article is gone."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.config import Config
+from qa.errors import QAError
+from qa.metrics import answer_contains
+from qa.ranker import BUNDLED_RANKER, MIN_WORDS, Candidate, CrossEncoderRanker, load_calibration, verify_manifest
+from qa.text import split_sentences, words
+
+ARTICLES = Path(__file__).resolve().parent.parent / "data" / "articles"
+BUNDLED = Path(__file__).resolve().parent.parent / "eval" / "questions" / "bundled.jsonl"
+
+
+def article_sentences(name: str) -> list[str]:
+    text = (ARTICLES / name).read_text(encoding="utf-8")
+    return [text[s:e] for s, e in split_sentences(text) if len(words(text[s:e])) >= MIN_WORDS]
+
+
+def candidates_of(sentences: list[str]) -> list[Candidate]:
+    return [Candidate(0, 0, len(s), s) for s in sentences]
+
+
+def test_the_shipped_model_matches_its_manifest():
+    manifest = verify_manifest(BUNDLED_RANKER)
+    assert {"model.safetensors", "calibration.json", "config.json", "ranker.json"} <= set(manifest["files"])
+    assert (BUNDLED_RANKER / "model.safetensors").stat().st_size < 50 * 1024 * 1024
+    assert manifest["metrics"]["ranker"]["heldout_top1"] > manifest["metrics"]["ranker"]["heldout_top1_before"]
+    cal = load_calibration("")
+    assert 0.0 < cal.threshold < 1.0 and "ranker" in cal.sentence.features
+
+
+def test_a_corrupt_or_missing_model_file_is_a_clear_error(tmp_path):
+    copy = tmp_path / "ranker"
+    shutil.copytree(BUNDLED_RANKER, copy)
+    weights = copy / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(QAError, match="checksum.*make model"):
+        CrossEncoderRanker(copy).score("Who met?", candidates_of(["NATO met Russia in Geneva today."]))
+    weights.unlink()
+    with pytest.raises(QAError, match="missing.*make model"):
+        verify_manifest(copy)
+
+
+@pytest.fixture(scope="module")
+def ranker():
+    return CrossEncoderRanker(BUNDLED_RANKER)
+
+
+# Hand-checked: every sentence of the article competes; the one that answers must win.
+@pytest.mark.parametrize("question, article, expected", [
+    ("Which Canadian television channel interviewed Stoltenberg about arms reduction?", "001_a8a96078134d5575.txt", "CBC"),
+    ("Who described NATO as an instrument of confrontation approaching Russia's borders?", "001_a8a96078134d5575.txt",
+     "Kremlin spokesman"),
+    ("When did the Russian and US delegations meet in Geneva?", "001_a8a96078134d5575.txt", "January 10"),
+    ("Besides dangerous, how did Stoltenberg describe a new arms race?", "003_c804dac4115a1700.txt", "expensive"),
+    ("Which US Deputy Secretary of State attended the meeting at NATO Headquarters in Brussels?", "002_fe4bbc8259d23a58.txt",
+     "Wendy Sherman"),
+])
+def test_the_right_sentence_ranks_first(ranker, question, article, expected):
+    sentences = article_sentences(article)
+    scores = ranker.score(question, candidates_of(sentences))
+    assert expected in sentences[int(scores.argmax())], (question, sentences[int(scores.argmax())])
+
+
+def test_the_ranker_beats_embedding_similarity_on_the_bundled_questions(ranker, assistant):
+    """Over every single-source answerable bundled question, choosing among all sentences of
+    its article: the trained ranker's best sentence holds the answer more often than the
+    most similar sentence's does (65 vs 54 of 74 when the model shipped)."""
+    ranked = similar = n = 0
+    for line in BUNDLED.read_text(encoding="utf-8").splitlines():
+        q = json.loads(line)
+        if not q["answerable"] or len(q["sources"]) != 1:
+            continue
+        sentences = article_sentences(q["sources"][0])
+        if not any(answer_contains(s, q["answers"]) for s in sentences):
+            continue
+        by_ranker = ranker.score(q["question"], candidates_of(sentences))
+        by_similarity = np.asarray(assistant.retriever.similarity(q["question"], sentences))
+        ranked += answer_contains(sentences[int(by_ranker.argmax())], q["answers"])
+        similar += answer_contains(sentences[int(by_similarity.argmax())], q["answers"])
+        n += 1
+    assert n >= 60
+    assert ranked >= similar + 5, (ranked, similar, n)
+
+
+def test_a_question_is_refused_when_its_article_is_removed(bundled_index_dir, tmp_path):
+    from qa.assistant import Assistant
+
+    directory = tmp_path / "index"
+    shutil.copytree(bundled_index_dir, directory)
+    assistant = Assistant.open(Config(index_dir=str(directory), answer_ranker=""))
+    question = "Which Canadian television channel interviewed Stoltenberg about arms reduction?"
+    answered = assistant.ask(question)
+    assert not answered.refused and answered.citations[0].source == "001_a8a96078134d5575.txt", answered.text
+    assistant.remove("001_a8a96078134d5575.txt")
+    refused = assistant.ask(question)
+    assert refused.refused, refused.text
