@@ -24,7 +24,8 @@ def refuse(*args, **kwargs):
 socket.socket.connect = socket.create_connection = socket.getaddrinfo = refuse
 import qa
 
-names = [m.name for m in pkgutil.iter_modules(qa.__path__, "qa.")]
+# qa.pair_model is the ranker's network itself (a torch.nn.Module): only loading a model imports it
+names = [m.name for m in pkgutil.iter_modules(qa.__path__, "qa.") if m.name != "qa.pair_model"]
 for name in names:
     importlib.import_module(name)
 print(len(names), [m for m in ("torch", "sentence_transformers", "transformers", "faiss", "llama_cpp") if m in sys.modules])
