@@ -66,19 +66,25 @@ class Candidate:
         }
 
 
+def candidate_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """The (start, end) of every sentence of text[start:end] that can be an answer
+    (MIN_WORDS+ words): the one definition training (qa/train.py) and ranking share."""
+    return [(s, e) for s, e in split_sentences(text, start, end)
+            if len(words(text[s:e])) >= MIN_WORDS]
+
+
 def candidates(hits: Sequence[Hit]) -> list[Candidate]:
     """The sentences of the hits, in hit order, each (article, span) once."""
     out: list[Candidate] = []
     seen: set[tuple[str, int, int]] = set()
     for i, h in enumerate(hits):
         first = split_sentences(h.article.text[: min(len(h.article.text), 600)])[:1]
-        for s, e in split_sentences(h.article.text, h.chunk.start, h.chunk.end):
+        for s, e in candidate_spans(h.article.text, h.chunk.start, h.chunk.end):
             key = (h.chunk.article_id, s, e)
-            text = h.article.text[s:e]
-            if key in seen or len(words(text)) < MIN_WORDS:
+            if key in seen:
                 continue
             seen.add(key)
-            out.append(Candidate(i, s, e, text, h.article.title, lead=bool(first) and first[0][0] == s))
+            out.append(Candidate(i, s, e, h.article.text[s:e], h.article.title, lead=bool(first) and first[0][0] == s))
     return out
 
 
@@ -133,9 +139,9 @@ class CrossEncoderRanker:
                 hf_logging.set_verbosity_error()  # no load report on every start
                 try:
                     tokenizer = AutoTokenizer.from_pretrained(str(self.path))
-                    if (local / "ranker.json").exists():  # the shipped kind (qa/pair_model.py)
-                        from qa.pair_model import SegmentCosine
+                    from qa.pair_model import HEAD_FILE, SegmentCosine
 
+                    if (local / HEAD_FILE).exists():  # the shipped kind
                         model = SegmentCosine.load(local)
                     else:  # any sequence classifier with one logit, e.g. a Hugging Face cross-encoder
                         classifier = AutoModelForSequenceClassification.from_pretrained(str(self.path), dtype=torch.float32)
@@ -282,5 +288,5 @@ def load_calibration(spec: str) -> Calibration:
     return Calibration.load(folder / "calibration.json") if (folder / "calibration.json").exists() else UNCALIBRATED
 
 
-__all__ = ["Candidate", "Calibration", "CrossEncoderRanker", "Logistic", "Ranker", "SimilarityRanker", "candidates",
+__all__ = ["Candidate", "Calibration", "CrossEncoderRanker", "Logistic", "Ranker", "SimilarityRanker", "candidate_spans", "candidates",
            "load_calibration", "load_ranker", "rank"]

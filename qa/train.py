@@ -6,8 +6,10 @@ trained for exactly this decision.
 
 Decisions:
 - Start from the shipped all-MiniLM-L6-v2 weights (no download), keep its first
-  `layers` transformer layers, add a one-logit head, train with binary cross-entropy on
-  (question, candidate sentence, holds-the-answer) pairs.
+  `layers` transformer layers, score a joint pass by the cosine of the question's and the
+  sentence's mean token vectors (qa/pair_model.py: starts near the bi-encoder, where a fresh
+  one-logit head started at chance), and train listwise: each question's candidate
+  sentences compete in one softmax, the gold ones sharing the target.
 - Data: SQuAD v1.1 dev, only the "dev-train" articles of the fixed split
   (`qa.benchmarks.squad_split`); the calibration and test articles are never seen here.
   Candidates are cut with the product's own sentence splitter. Positives: sentences that
@@ -33,8 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from qa.ranker import MIN_WORDS, pair_text
-from qa.text import split_sentences, terms, words
+from qa.ranker import candidate_spans, pair_text
+from qa.text import terms
 
 DEFAULT_OUT = Path("models/answer-ranker")
 SQUAD = Path("../shared/bench/squad-v1.1-dev/dev-v1.1.json.zip")
@@ -66,9 +68,8 @@ def squad_pairs(path: Path, split: str, seed: int = 0) -> list[Pair]:
         sentences = []  # (paragraph, start, end, text, terms)
         for p, para in enumerate(doc["paragraphs"]):
             ctx = para["context"]
-            for s, e in split_sentences(ctx):
-                if len(words(ctx[s:e])) >= MIN_WORDS:
-                    sentences.append((p, s, e, ctx[s:e], set(terms(ctx[s:e]))))
+            for s, e in candidate_spans(ctx):
+                sentences.append((p, s, e, ctx[s:e], set(terms(ctx[s:e]))))
         for p, para in enumerate(doc["paragraphs"]):
             own = [x for x in sentences if x[0] == p]
             others = [x for x in sentences if x[0] != p]

@@ -13,8 +13,7 @@ import pytest
 from qa.config import Config
 from qa.errors import QAError
 from qa.metrics import answer_contains
-from qa.ranker import BUNDLED_RANKER, MIN_WORDS, Candidate, CrossEncoderRanker, load_calibration, verify_manifest
-from qa.text import split_sentences, words
+from qa.ranker import BUNDLED_RANKER, Candidate, CrossEncoderRanker, candidate_spans, load_calibration, verify_manifest
 
 ARTICLES = Path(__file__).resolve().parent.parent / "data" / "articles"
 BUNDLED = Path(__file__).resolve().parent.parent / "eval" / "questions" / "bundled.jsonl"
@@ -22,7 +21,7 @@ BUNDLED = Path(__file__).resolve().parent.parent / "eval" / "questions" / "bundl
 
 def article_sentences(name: str) -> list[str]:
     text = (ARTICLES / name).read_text(encoding="utf-8")
-    return [text[s:e] for s, e in split_sentences(text) if len(words(text[s:e])) >= MIN_WORDS]
+    return [text[s:e] for s, e in candidate_spans(text)]
 
 
 def candidates_of(sentences: list[str]) -> list[Candidate]:
