@@ -53,6 +53,12 @@ def validate_question(question: object, config: Config) -> str:
     return question
 
 
+def corrected(services: Services, vocabulary: Vocabulary, question: str) -> str:
+    """The question with typos fixed to the archive's words ("Stoltenburg"); a word the
+    tokenizer holds whole is a real word, kept."""
+    return vocabulary.correct(question, is_word=lambda w: services.embedder.count_tokens([w.lower()])[0] == 1)
+
+
 def answer_events(
     services: Services, question: str, history: Sequence[str], filters: Filters | None, mode: str, top_k: int
 ) -> Iterator[StreamEvent]:
@@ -67,8 +73,7 @@ def answer_events(
         clock = now
 
     vocabulary = Vocabulary.of(services.index)
-    # Typos fixed to the archive's words ("Stoltenburg"); a word the tokenizer holds whole is a real word, kept.
-    asked = vocabulary.correct(question, is_word=lambda w: services.embedder.count_tokens([w.lower()])[0] == 1)
+    asked = corrected(services, vocabulary, question)
     query = standalone_query(asked, list(history))
     lap("rewrite")
     if query != question:
@@ -113,4 +118,4 @@ def answer_events(
     yield final(text, False, citations, short=short)
 
 
-__all__ = ["Services", "answer_events", "validate_question"]
+__all__ = ["Services", "answer_events", "corrected", "validate_question"]

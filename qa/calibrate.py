@@ -5,13 +5,19 @@ questions nobody tuned for. Here both decisions are learned on data the ranker n
 (the "dev-calibrate" articles of the fixed split) and reported on data nobody tuned on
 ("test"):
 - `sentence`: P(sentence holds the answer) from the cross-encoder logit and the cheap
-  features (similarity, coverage, answer type, hit rank, lead sentence);
-- `answerable`: P(the best sentence is right) from question-level signals, fitted on
-  answerable questions (label: the best sentence holds a gold answer) and the same
-  questions asked of an index without their article (label 0);
-- `threshold`: the answerability below which to refuse, the highest one that still answers
-  at least (1 - MAX_REFUSED_ANSWERABLE) of the development answerable questions that pass
-  the principled rules.
+  features (similarity, coverage, answer type, hit rank, lead sentence), weighted listwise
+  (a softmax over each question's candidates: the weights are for choosing among one
+  question's sentences) and then scaled to a probability;
+- `answerable`: P(the question's article is in the archive) from question-level signals
+  (qa.gate.signals), fitted on answerable questions (label 1) and the same questions asked
+  of an index without their article (label 0);
+- `hard_rules`: only "a name the whole archive never mentions" refuses on its own; the
+  passage-level rules (names the passages lack, no sentence of the asked type) are
+  features of `answerable`, since on development data they refused answerable questions
+  nearly as often as they caught unanswerable ones (no_typed_sentence: 21 vs 13);
+- `threshold`: the answerability below which to refuse, the highest one that keeps the
+  refused share of development answerable questions (hard rules included) within
+  MAX_REFUSED_ANSWERABLE.
 
 `python -m qa.calibrate fit` writes models/answer-ranker/calibration.json (part of
 `make model`); `python -m qa.calibrate compare --split test` prints the comparison of
@@ -29,18 +35,22 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from qa.gate import assess, Vocabulary
+from qa.gate import assess, signals, Vocabulary
 from qa.metrics import answer_contains
-from qa.ranker import BUNDLED_RANKER, Calibration, Logistic, cheap_score, load_ranker
+from qa.ranker import BUNDLED_RANKER, Calibration, Candidate, Logistic, cheap_score, load_ranker
 
 SENTENCE_FEATURES = ("ranker", "similarity", "coverage", "context_coverage", "typed", "hit_rank", "lead")
-ANSWERABLE_FEATURES = ("best_score", "best_ranker", "best_similarity", "topic_coverage", "best_coverage",
-                       "absent_words", "typed")
-MAX_REFUSED_ANSWERABLE = 0.04  # the refusal rate on answerable dev questions the threshold may cost
+ANSWERABLE_FEATURES = ("best_score", "second_score", "best_ranker", "best_similarity", "topic_coverage", "best_coverage",
+                       "best_context", "absent_words", "missing_names", "typed", "no_typed")
+HARD_RULES = ("unknown_names",)  # a name the whole archive never mentions; the other rules become features
+MAX_REFUSED_ANSWERABLE = 0.045  # the share of answerable dev questions refusal may cost (rules included)
 SEED = 0
 DEV_LIMIT = 1500  # questions of the dev-calibrate articles used (both variants each)
-# The raw calibration used while collecting: the sentence score is the ranker's own probability.
-RAW = Calibration(Logistic(("ranker",), (1.0,), 0.0), Logistic(("best_score",), (1.0,), 0.0), 0.0)
+NEAR_MISSES = 600  # of those, asked again with only their own paragraph removed
+L2 = 0.01  # ridge penalty of the listwise sentence model
+# The raw calibration used while collecting: the sentence score is the ranker's own logit,
+# nothing refuses but the hard rules.
+RAW = Calibration(Logistic(("ranker",), (1.0,), 0.0), Logistic(("best_score",), (1.0,), 0.0), 0.0, HARD_RULES)
 
 
 @dataclass
@@ -50,18 +60,22 @@ class Record:
     qid: str
     answerable: bool  # the question's article is in the index
     kind: str | None
-    rule: str  # the principled rule that refused ("" when none did)
+    rule: str  # the hard rule that refused ("" when none did)
     cands: list[dict[str, float]]  # features per candidate, best-by-ranker first
     labels: list[bool]  # candidate holds a gold answer
     sim_best_label: bool  # the most similar sentence of ALL candidates holds a gold answer
     absent_words: float
     topic_coverage: float
+    missing_names: float = 0.0
+    variant: str = ""  # how an unanswerable question was made: "article removed" or "paragraph removed"
 
 
 def collect(assistant: Any, questions: Sequence[Any], answerable: bool, progress: bool = True) -> list[Record]:
-    """Run the gate with every candidate scored by the ranker, and keep its inputs."""
+    """Run the gate as a turn does (typos corrected first) with every candidate scored by the
+    ranker, and keep its inputs."""
     from tqdm import tqdm
 
+    from qa.answering import corrected
     from qa.gate import THRESHOLDS
 
     ranker = load_ranker(assistant.config.answer_ranker)
@@ -69,14 +83,15 @@ def collect(assistant: Any, questions: Sequence[Any], answerable: bool, progress
     vocabulary = Vocabulary.of(assistant.index)
     out = []
     for q in tqdm(questions, desc="collect" + ("" if answerable else " (own article removed)"), disable=not progress):
-        hits = assistant.search(q.question, k=assistant.config.top_k)
-        ev = assess(q.question, q.question, hits, assistant.retriever.similarity, ranker, RAW, vocabulary, 0.0, every)
+        asked = corrected(assistant, vocabulary, q.question)
+        hits = assistant.search(asked, k=assistant.config.top_k)
+        ev = assess(asked, asked, hits, assistant.retriever.similarity, ranker, RAW, vocabulary, 0.0, every)
         labels = [answer_contains(c.text, q.answers) if answerable else False for c in ev.ranked]
         sim_best = max(ev.ranked, key=lambda c: c.similarity) if ev.ranked else None
-        rule = ev.reason if not ev.answerable else ""
-        out.append(Record(q.id, answerable, ev.answer_type, rule, [c.features() for c in ev.ranked], labels,
+        out.append(Record(q.id, answerable, ev.answer_type, ev.reason, [c.features() for c in ev.ranked], labels,
                           bool(sim_best and answerable and answer_contains(sim_best.text, q.answers)),
-                          ev.signals.get("absent_words", 0.0), ev.signals.get("topic_coverage", 0.0)))
+                          ev.signals.get("absent_words", 0.0), ev.signals.get("topic_coverage", 0.0),
+                          ev.signals.get("missing_names", 0.0)))
     return out
 
 
@@ -93,59 +108,88 @@ def _fit(x: np.ndarray, y: np.ndarray, names: Sequence[str], c: float = 1.0) -> 
     return Logistic(tuple(names), tuple(float(w) for w in m.coef_[0]), float(m.intercept_[0]))
 
 
-def _best(r: Record, sentence: Logistic, limit: int) -> tuple[int | None, float]:
-    """Index and probability of the sentence production would pick (typed first)."""
-    idx = _pruned(r, limit)
-    if not idx:
-        return None, 0.0
-    scores = {i: sentence(r.cands[i]) for i in idx}
-    typed_ = [i for i in idx if r.cands[i]["typed"]] or idx
-    i = max(typed_, key=lambda j: scores[j])
-    return i, scores[i]
+def fit_sentence(records: list[Record], limit: int) -> Logistic:
+    """P(sentence holds the answer): weights fitted listwise (softmax over each question's
+    candidates, so they are learned for choosing among one question's sentences), then one
+    scale and bias fitted pointwise so the score reads as a probability."""
+    from scipy.optimize import minimize
+
+    groups = []
+    for r in records:
+        idx = _pruned(r, limit)
+        y = np.array([r.labels[i] for i in idx], dtype=bool)
+        if r.answerable and y.any():
+            groups.append((np.array([[r.cands[i][f] for f in SENTENCE_FEATURES] for i in idx]), y))
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        total, grad = L2 * w @ w, 2 * L2 * w
+        for x, y in groups:
+            s = x @ w
+            p = np.exp(s - s.max())
+            p /= p.sum()
+            right = p[y].sum()
+            total -= np.log(right + 1e-12)
+            grad -= x.T @ (p * y / (right + 1e-12) - p)
+        return total, grad
+
+    start = np.array([1.0 if f == "ranker" else 0.0 for f in SENTENCE_FEATURES])
+    w = minimize(loss, start, jac=True, method="L-BFGS-B").x
+    scores = np.concatenate([x @ w for x, _ in groups])
+    labels = np.concatenate([y for _, y in groups])
+    platt = _fit(scores[:, None], labels, ("listwise",))
+    return Logistic(SENTENCE_FEATURES, tuple(float(platt.weights[0] * v) for v in w), platt.bias)
 
 
-def question_signals(r: Record, sentence: Logistic, limit: int) -> dict[str, float]:
-    i, p = _best(r, sentence, limit)
-    c = r.cands[i] if i is not None else {}
-    return {"best_score": p, "best_ranker": c.get("ranker", -10.0),
-            "best_similarity": max((x["similarity"] for x in r.cands), default=0.0),
-            "topic_coverage": r.topic_coverage, "best_coverage": c.get("coverage", 0.0),
-            "absent_words": r.absent_words, "typed": c.get("typed", 0.0)}
+def ranked(r: Record, sentence: Logistic, limit: int) -> list[Candidate]:
+    """The record's candidates as the gate ranks them with `sentence`, best first."""
+    out = []
+    for i in _pruned(r, limit):
+        f = r.cands[i]
+        c = Candidate(round(1 / f["hit_rank"] - 1), 0, 0, "", similarity=f["similarity"], coverage=f["coverage"],
+                      context_coverage=f["context_coverage"], typed=bool(f["typed"]), lead=bool(f["lead"]),
+                      ranker=f["ranker"])
+        out.append((replace(c, score=sentence(f)), r.labels[i]))
+    out.sort(key=lambda cl: -cl[0].score)
+    return out
+
+
+def question_signals(r: Record, sentence: Logistic, limit: int) -> tuple[dict[str, float], bool]:
+    """The gate's question-level signals for the record (qa.gate.signals) and whether its best sentence is right."""
+    order = ranked(r, sentence, limit)
+    sig = signals([c for c, _ in order], r.topic_coverage, int(r.absent_words), int(r.missing_names), r.kind)
+    return sig, bool(order and order[0][1])
 
 
 def fit(records: list[Record], limit: int) -> tuple[Calibration, dict]:
-    ans = [r for r in records if r.answerable]
-    xs, ys = [], []
-    for r in ans:
-        for i in _pruned(r, limit):
-            xs.append([r.cands[i][f] for f in SENTENCE_FEATURES])
-            ys.append(r.labels[i])
-    sentence = _fit(np.array(xs), np.array(ys), SENTENCE_FEATURES)
-    xa, ya, passed = [], [], []
-    for r in records:
-        s = question_signals(r, sentence, limit)
-        i, _ = _best(r, sentence, limit)
-        xa.append([s[f] for f in ANSWERABLE_FEATURES])
-        ya.append(bool(r.answerable and i is not None and r.labels[i]))
-        passed.append(not r.rule)
-    answerable = _fit(np.array(xa), np.array(ya), ANSWERABLE_FEATURES)
-    p = np.array([answerable(dict(zip(ANSWERABLE_FEATURES, row))) for row in xa])
+    sentence = fit_sentence(records, limit)
+    rows = [question_signals(r, sentence, limit) for r in records]
+    xa = np.array([[s[f] for f in ANSWERABLE_FEATURES] for s, _ in rows])
     is_ans = np.array([r.answerable for r in records])
-    ok = np.array(passed)
-    # The highest threshold that refuses at most MAX_REFUSED_ANSWERABLE of the answerable
-    # questions the rules let through.
-    ans_p = np.sort(p[is_ans & ok])
-    k = int(np.floor(MAX_REFUSED_ANSWERABLE * len(ans_p)))
-    threshold = float(ans_p[k]) if len(ans_p) else 0.5
-    refused = ~ok | (p < threshold)
+    right = np.array([ok for _, ok in rows])
+    ruled = np.array([bool(r.rule) for r in records])
+    # Label: the question's own article is in the index (the issue's answerable vs removed).
+    answerable = _fit(xa[~ruled], is_ans[~ruled], ANSWERABLE_FEATURES)
+    p = np.array([answerable(dict(zip(ANSWERABLE_FEATURES, row))) for row in xa])
+    # The highest threshold that keeps the refused share of answerable questions (hard
+    # rules included) within MAX_REFUSED_ANSWERABLE.
+    budget = int(np.floor(MAX_REFUSED_ANSWERABLE * is_ans.sum())) - int((ruled & is_ans).sum())
+    ans_p = np.sort(p[is_ans & ~ruled])
+    threshold = float(ans_p[max(0, budget)]) if len(ans_p) else 0.5
+    refused = ruled | (p < threshold)
     report = {
-        "dev_questions": int(is_ans.sum()), "sentence_pairs": len(ys), "threshold": round(threshold, 4),
+        "dev_questions": int(is_ans.sum()), "threshold": round(threshold, 4),
+        "dev_best_sentence_right": round(float(right[is_ans].mean()), 4),
         "dev_answerable_refused": round(float(refused[is_ans].mean()), 4),
-        "dev_answerable_refused_by_rules": round(float((~ok)[is_ans].mean()), 4),
-        "dev_unanswerable_refused": round(float(refused[~is_ans].mean()), 4),
-        "dev_unanswerable_refused_by_rules": round(float((~ok)[~is_ans].mean()), 4),
+        "dev_answerable_refused_by_rules": round(float(ruled[is_ans].mean()), 4),
+        "dev_answered_right": round(float(right[is_ans & ~refused].mean()), 4),
     }
-    return Calibration(sentence, answerable, threshold), report
+    for variant in sorted({r.variant for r in records if not r.answerable}):
+        v = np.array([not r.answerable and r.variant == variant for r in records])
+        key = variant.replace(" ", "_")
+        report[f"dev_{key}_questions"] = int(v.sum())
+        report[f"dev_{key}_refused"] = round(float(refused[v].mean()), 4)
+        report[f"dev_{key}_refused_by_rules"] = round(float(ruled[v].mean()), 4)
+    return Calibration(sentence, answerable, threshold, HARD_RULES), report
 
 
 def compare(records: list[Record], calibration: Calibration, limit: int) -> dict:
@@ -159,8 +203,7 @@ def compare(records: list[Record], calibration: Calibration, limit: int) -> dict
     for r in ans:
         idx = _pruned(r, limit)
         ce += r.labels[max(idx, key=lambda i: r.cands[i]["ranker"])]
-        i, _ = _best(r, calibration.sentence, limit)
-        combo += r.labels[i]
+        combo += ranked(r, calibration.sentence, limit)[0][1]
     return {"questions": n, "a_sentence_holds_it": round(any_holds / n, 4), "similarity": round(sim / n, 4),
             "cross_encoder": round(ce / n, 4), "combination": round(combo / n, 4)}
 
@@ -175,9 +218,14 @@ def _squad(split: str, limit: int, seed: int, squad: Path, index_dir: Path, conf
 
 
 def records_for(split: str, limit: int, seed: int, squad: Path, index_dir: Path, config: Any,
-                unanswerable: bool = True) -> list[Record]:
+                unanswerable: bool = True, near_misses: int = 0) -> list[Record]:
+    """Answerable records of `limit` questions of `split`; with `unanswerable`, the same
+    questions asked of an index without their article; with `near_misses`, that many of
+    them asked of an index without only their paragraph, kept when no other paragraph of
+    the article holds a gold answer (the topic is there, the fact is not)."""
     from qa.assistant import Assistant
-    from qa.benchmarks import _question_title, without_titles
+    from qa.benchmarks import _question_title, squad_title, without_titles
+    from qa.index import remove_articles
 
     assistant, qs = _squad(split, limit, seed, squad, index_dir, config)
     records = collect(assistant, qs, answerable=True)
@@ -187,7 +235,20 @@ def records_for(split: str, limit: int, seed: int, squad: Path, index_dir: Path,
             groups.setdefault(_question_title(q), []).append(q)
         for title, members in groups.items():
             without = Assistant(assistant.config, without_titles(assistant.index, [title]), None)
-            records += collect(without, members, answerable=False, progress=False)
+            records += [replace(r, variant="article removed") for r in collect(without, members, answerable=False, progress=False)]
+    if near_misses:
+        index = assistant.index
+        by_paragraph: dict[str, list[Any]] = {}
+        for q in qs[:near_misses]:
+            rest = [a.text for aid, a in index.articles.items()
+                    if squad_title(aid) == _question_title(q) and aid not in q.sources]
+            if not any(answer_contains(text, q.answers) for text in rest):
+                by_paragraph.setdefault(q.sources[0], []).append(q)
+        from tqdm import tqdm
+
+        for paragraph, members in tqdm(by_paragraph.items(), desc="collect (own paragraph removed)"):
+            without = Assistant(assistant.config, remove_articles(index, [paragraph]), None)
+            records += [replace(r, variant="paragraph removed") for r in collect(without, members, answerable=False, progress=False)]
     return records
 
 
@@ -203,6 +264,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--squad", type=Path, default=SQUAD)
     ap.add_argument("--model", type=Path, default=BUNDLED_RANKER)
     ap.add_argument("--index-dir", type=Path, default=Path("eval/runs/squad-index"))
+    ap.add_argument("--near-misses", type=int, default=NEAR_MISSES,
+                    help="fit: also ask this many questions with only their own paragraph removed")
     ap.add_argument("--records", type=Path, default=None,
                     help="keep the collected records in this JSON file and reuse them when it exists (same model only)")
     a = ap.parse_args(argv)
@@ -213,13 +276,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if a.records and a.records.exists():
         records = [Record(**r) for r in json.loads(a.records.read_text(encoding="utf-8"))]
     else:
-        records = records_for(a.split, a.limit, a.seed, a.squad, a.index_dir, config, unanswerable=a.action == "fit")
+        records = records_for(a.split, a.limit, a.seed, a.squad, a.index_dir, config, unanswerable=a.action == "fit",
+                              near_misses=a.near_misses if a.action == "fit" else 0)
         if a.records:
             a.records.write_text(json.dumps([asdict(r) for r in records]), encoding="utf-8")
     if a.action == "fit":
         calibration, report = fit(records, THRESHOLDS.ranker_candidates)
         out = {"sentence": calibration.sentence.to_dict(), "answerable": calibration.answerable.to_dict(),
-               "threshold": calibration.threshold, "fitted_on": f"SQuAD v1.1 dev, split {a.split}, {a.limit} questions, seed {a.seed}",
+               "threshold": calibration.threshold, "hard_rules": list(calibration.hard_rules), "fitted_on": f"SQuAD v1.1 dev, split {a.split}, {a.limit} questions, seed {a.seed}",
                "report": report}
         (a.model / "calibration.json").write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
         write_manifest(a.model, {"calibration": report})

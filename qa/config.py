@@ -56,7 +56,7 @@ class Config:
     # models/answer-ranker (trained by `make model`), "similarity" = embedding similarity
     # with the old hand-set gate mixture, or a Hugging Face id / folder of a cross-encoder
     # (a folder may carry its own calibration.json).
-    answer_ranker: str = "similarity"  # until a trained ranker ships in models/answer-ranker
+    answer_ranker: str = ""
     # Refuse when the calibrated answerability is below this; a negative value means the
     # threshold fitted with the model (models/answer-ranker/calibration.json).
     answer_threshold: float = -1.0

@@ -190,19 +190,23 @@ class Calibration:
     """What `make model` fits on the development half besides the weights.
 
     `sentence` turns a candidate's features into P(holds the answer); `answerable` turns the
-    question-level evidence into P(the best sentence answers it); `threshold` is the
-    answerability below which the assistant refuses (chosen on development data).
+    question-level evidence into P(the question's article is in the archive); `threshold` is
+    the answerability below which the assistant refuses (chosen on development data);
+    `hard_rules` are the gate's rules (qa.gate.RULES) that refuse on their own, the others
+    only explain a low answerability.
     """
 
     sentence: Logistic
     answerable: Logistic
     threshold: float
+    hard_rules: tuple[str, ...] = ("unknown_names",)
 
     @classmethod
     def load(cls, path: Path) -> "Calibration":
         try:
             d = json.loads(path.read_text(encoding="utf-8"))
-            return cls(Logistic.from_dict(d["sentence"]), Logistic.from_dict(d["answerable"]), float(d["threshold"]))
+            return cls(Logistic.from_dict(d["sentence"]), Logistic.from_dict(d["answerable"]), float(d["threshold"]),
+                       tuple(d.get("hard_rules", ("unknown_names",))))
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise QAError(f"the answer calibration {path} is missing or unreadable ({e}); {REBUILD}") from None
 
@@ -215,6 +219,7 @@ UNCALIBRATED = Calibration(
     # the archive never uses costs as much as 0.25 of similarity, so one absent paraphrase word
     # does not refuse a well-supported answer on its own (two usually do)
     Logistic(("best_similarity", "topic_coverage", "absent_words"), (12.0, 12.0, -3.0), -12.0 * 0.38 - 12.0 * 0.5), 0.5,
+    ("unknown_names", "names_not_found", "no_typed_sentence"),  # the old gate: every rule refuses
 )
 
 

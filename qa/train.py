@@ -42,7 +42,11 @@ DEFAULT_OUT = Path("models/answer-ranker")
 SQUAD = Path("../shared/bench/squad-v1.1-dev/dev-v1.1.json.zip")
 TOKENIZER_FILES = ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 HEAD_LR = 1e-3
+NULL_LR = 2e-2  # the "no answer" score starts at NULL_INIT and must find its level within one epoch
+NULL_INIT = 12.0
 HARD_NEGATIVES = 3  # sentences from other paragraphs of the same article, most terms shared
+NEAR_MISS_CANDIDATES = 4  # the candidates of a question's near-miss list (its paragraph left out)
+NO_ANSWER = -1.0  # label of a near-miss list's sentences: the learned "no answer" score should win
 
 
 @dataclass(frozen=True)
@@ -50,11 +54,15 @@ class Pair:
     question: str
     title: str
     sentence: str
-    label: float  # 1.0: the sentence holds a gold answer
+    label: float  # 1.0: the sentence holds a gold answer; NO_ANSWER: a near-miss list (see squad_pairs)
 
 
-def squad_pairs(path: Path, split: str, seed: int = 0) -> list[Pair]:
-    """(question, sentence, label) pairs from the SQuAD articles in `split` of the fixed split."""
+def squad_pairs(path: Path, split: str, seed: int = 0, near_misses: bool = False) -> list[Pair]:
+    """(question, sentence, label) pairs from the SQuAD articles in `split` of the fixed split.
+
+    With `near_misses`, each question is also listed against sentences of its article's
+    other paragraphs that hold no gold answer, labelled NO_ANSWER: the list the ranker sees
+    when the archive has the topic but not the fact."""
     from qa.benchmarks import _read_squad_json, in_split, squad_split
 
     data = _read_squad_json(Path(path))["data"]
@@ -80,8 +88,12 @@ def squad_pairs(path: Path, split: str, seed: int = 0) -> list[Pair]:
                     label = float(any(s <= a and b <= e for a, b in spans))
                     pairs.append(Pair(q, title, text, label))
                 qt = set(terms(q))
-                hard = sorted(others, key=lambda x: (-len(qt & x[4]), rng.random()))[:HARD_NEGATIVES]
-                pairs += [Pair(q, title, x[3], 0.0) for x in hard]
+                hard = sorted(others, key=lambda x: (-len(qt & x[4]), rng.random()))
+                pairs += [Pair(q, title, x[3], 0.0) for x in hard[:HARD_NEGATIVES]]
+                if near_misses:  # the same question without its paragraph: nothing may win over "no answer"
+                    texts = [a["text"].lower() for a in qa["answers"]]
+                    misses = [x for x in hard if not any(t in x[3].lower() for t in texts)][:NEAR_MISS_CANDIDATES]
+                    pairs += [Pair(q, title, x[3], NO_ANSWER) for x in misses]
     return pairs
 
 
@@ -94,19 +106,21 @@ def sha256(path: Path) -> str:
 
 
 def groups(pairs: Sequence[Pair]) -> list[list[Pair]]:
-    """Consecutive pairs of one question (squad_pairs emits them together): one ranking list each."""
+    """Consecutive pairs of one question and kind (squad_pairs emits them together): one
+    ranking list each; an answer list without a gold sentence is dropped."""
     out: list[list[Pair]] = []
     for p in pairs:
-        if out and out[-1][0].question == p.question and out[-1][0].title == p.title:
+        last = out[-1][0] if out else None
+        if last and last.question == p.question and last.title == p.title and (last.label == NO_ANSWER) == (p.label == NO_ANSWER):
             out[-1].append(p)
         else:
             out.append([p])
-    return [g for g in out if any(p.label for p in g)]
+    return [g for g in out if any(p.label != 0.0 for p in g)]
 
 
 def train(
     out: Path = DEFAULT_OUT, squad: Path = SQUAD, layers: int = 6, epochs: float = 1.0, batch_size: int = 4,
-    lr: float = 3e-5, max_length: int = 128, seed: int = 0, limit: int | None = None,
+    lr: float = 3e-5, max_length: int = 128, seed: int = 0, limit: int | None = None, near_misses: bool = True,
 ) -> dict:
     """Train, save to `out`, return the printed metrics. `batch_size` counts questions."""
     import numpy as np
@@ -121,25 +135,26 @@ def train(
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
     t0 = time.time()
-    train_groups = groups(squad_pairs(squad, "dev-train", seed))
-    held = squad_pairs(squad, "dev-calibrate", seed)
+    train_groups = groups(squad_pairs(squad, "dev-train", seed, near_misses=near_misses))
+    held = squad_pairs(squad, "dev-calibrate", seed, near_misses=near_misses)
     rng = random.Random(seed)
     rng.shuffle(train_groups)
     if limit:
         train_groups = train_groups[:limit]
-        held = [p for g in groups(held)[: max(1, limit // 4)] for p in g]
-    print(f"questions: {len(train_groups):,} from the dev-train articles "
+        held = [p for g in groups(held)[: max(1, limit // 2)] for p in g]
+    print(f"ranking lists: {len(train_groups):,} from the dev-train articles "
           f"({sum(len(g) for g in train_groups):,} candidate sentences); "
           f"{len(held):,} held-out pairs (dev-calibrate)", flush=True)
     base = default_model_path()
     tokenizer = AutoTokenizer.from_pretrained(base)
     config = AutoConfig.from_pretrained(base, num_hidden_layers=layers)
-    model = SegmentCosine(AutoModel.from_pretrained(base, config=config))  # the first `layers` layers are kept
+    model = SegmentCosine(AutoModel.from_pretrained(base, config=config), null=NULL_INIT)  # the first `layers` layers kept
     before = top1(model.eval(), tokenizer, held, max_length)
     print(f"held-out top-1 before training: {before['heldout_top1']}", flush=True)
     model.train()
-    body = [p for n, p in model.named_parameters() if n != "scale"]
-    opt = torch.optim.AdamW([{"params": body, "lr": lr}, {"params": [model.scale], "lr": HEAD_LR}], weight_decay=0.01)
+    body = [p for n, p in model.named_parameters() if n not in ("scale", "null")]
+    opt = torch.optim.AdamW([{"params": body, "lr": lr}, {"params": [model.scale], "lr": HEAD_LR},
+                             {"params": [model.null], "lr": NULL_LR, "weight_decay": 0.0}], weight_decay=0.01)
     steps = max(1, math.ceil(len(train_groups) * epochs / batch_size))
     warmup = max(1, steps // 10)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / (steps - warmup))))
@@ -154,8 +169,10 @@ def train(
         # listwise: each question's candidates compete in one softmax; the gold sentences share the target
         loss, at = scores.new_zeros(()), 0
         for g in batch:
-            s = scores[at:at + len(g)]
-            gold = torch.tensor([p.label > 0 for p in g])
+            # the learned "no answer" score competes in every list: it should lose to a gold
+            # sentence and win a near-miss list
+            s = torch.cat([scores[at:at + len(g)], model.null.view(1)])
+            gold = torch.tensor([p.label > 0 for p in g] + [g[0].label == NO_ANSWER])
             loss = loss + torch.logsumexp(s, 0) - torch.logsumexp(s[gold], 0)
             at += len(g)
         loss = loss / len(batch)
@@ -166,9 +183,10 @@ def train(
         opt.zero_grad()
         seen = 0.98 * seen + 0.02 * loss.item() if step else loss.item()
         if step % 50 == 0 or step == steps - 1:
-            print(f"step {step + 1}/{steps} loss {seen:.4f} scale {model.scale.item():.1f} ({time.time() - t0:.0f} s)", flush=True)
+            print(f"step {step + 1}/{steps} loss {seen:.4f} scale {model.scale.item():.1f} null {model.null.item():.2f} "
+                  f"({time.time() - t0:.0f} s)", flush=True)
     model.eval()
-    metrics = {"train_questions": len(train_groups), "layers": layers, "epochs": epochs, "seed": seed, "lr": lr,
+    metrics = {"train_lists": len(train_groups), "near_misses": near_misses, "layers": layers, "epochs": epochs, "seed": seed, "lr": lr,
                "train_seconds": round(time.time() - t0, 1), "heldout_top1_before": before["heldout_top1"]}
     metrics |= top1(model, tokenizer, held, max_length)
     save(model, tokenizer, base, out, metrics)
@@ -177,20 +195,28 @@ def train(
 
 
 def top1(model, tokenizer, pairs: Sequence[Pair], max_length: int) -> dict:
-    """On held-out pairs: the share of questions whose best-scored candidate sentence holds the answer."""
+    """On held-out pairs: the share of questions whose best-scored candidate sentence holds
+    the answer; with near-miss lists, how often "no answer" wins them and loses answer lists."""
     import torch
 
-    by_q: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    by_q: dict[tuple[str, str, bool], list[tuple[float, float]]] = {}
     with torch.inference_mode():
         for i in range(0, len(pairs), 64):
             batch = pairs[i:i + 64]
             enc = tokenizer([p.question for p in batch], [pair_text(p.title, p.sentence) for p in batch],
                             truncation="only_second", max_length=max_length, padding=True, return_tensors="pt")
             for p, s in zip(batch, model(**enc).tolist()):
-                by_q.setdefault((p.title, p.question), []).append((s, p.label))
-    answerable = [v for v in by_q.values() if any(label for _, label in v)]
-    hit = sum(max(v)[1] == 1.0 for v in answerable)
-    return {"heldout_questions": len(answerable), "heldout_top1": round(hit / max(1, len(answerable)), 4)}
+                by_q.setdefault((p.title, p.question, p.label == NO_ANSWER), []).append((s, p.label))
+    null = float(model.null.item())
+    answerable = [v for (_, _, miss), v in by_q.items() if not miss and any(label for _, label in v)]
+    misses = [v for (_, _, miss), v in by_q.items() if miss]
+    out = {"heldout_questions": len(answerable),
+           "heldout_top1": round(sum(max(v)[1] == 1.0 for v in answerable) / max(1, len(answerable)), 4)}
+    if misses:
+        out["heldout_answer_beats_null"] = round(sum(max(v)[0] > null for v in answerable) / max(1, len(answerable)), 4)
+        out["heldout_near_misses"] = len(misses)
+        out["heldout_null_beats_near_miss"] = round(sum(max(v)[0] < null for v in misses) / len(misses), 4)
+    return out
 
 
 def save(model, tokenizer, base: Path, out: Path, metrics: dict) -> None:
@@ -226,8 +252,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--lr", type=float, default=3e-5)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--limit", type=int, default=None, help="train on the first N shuffled questions only (smoke runs)")
+    ap.add_argument("--no-near-misses", action="store_true", help="train without the near-miss (no answer) lists")
     a = ap.parse_args(argv)
-    train(a.out, a.squad, a.layers, a.epochs, a.batch_size, a.lr, seed=a.seed, limit=a.limit)
+    train(a.out, a.squad, a.layers, a.epochs, a.batch_size, a.lr, seed=a.seed, limit=a.limit, near_misses=not a.no_near_misses)
     return 0
 
 
