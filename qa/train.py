@@ -120,7 +120,7 @@ def groups(pairs: Sequence[Pair]) -> list[list[Pair]]:
 
 def train(
     out: Path = DEFAULT_OUT, squad: Path = SQUAD, layers: int = 6, epochs: float = 1.0, batch_size: int = 4,
-    lr: float = 3e-5, max_length: int = 128, seed: int = 0, limit: int | None = None, near_misses: bool = True,
+    lr: float = 3e-5, max_length: int = 128, seed: int = 0, limit: int | None = None, near_misses: bool = False,
 ) -> dict:
     """Train, save to `out`, return the printed metrics. `batch_size` counts questions."""
     import numpy as np
@@ -169,10 +169,11 @@ def train(
         # listwise: each question's candidates compete in one softmax; the gold sentences share the target
         loss, at = scores.new_zeros(()), 0
         for g in batch:
-            # the learned "no answer" score competes in every list: it should lose to a gold
-            # sentence and win a near-miss list
-            s = torch.cat([scores[at:at + len(g)], model.null.view(1)])
-            gold = torch.tensor([p.label > 0 for p in g] + [g[0].label == NO_ANSWER])
+            # with near misses, the learned "no answer" score competes in every list: it
+            # should lose to a gold sentence and win a near-miss list
+            s, gold = scores[at:at + len(g)], torch.tensor([p.label > 0 for p in g])
+            if near_misses:
+                s, gold = torch.cat([s, model.null.view(1)]), torch.cat([gold, torch.tensor([g[0].label == NO_ANSWER])])
             loss = loss + torch.logsumexp(s, 0) - torch.logsumexp(s[gold], 0)
             at += len(g)
         loss = loss / len(batch)
@@ -252,9 +253,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--lr", type=float, default=3e-5)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--limit", type=int, default=None, help="train on the first N shuffled questions only (smoke runs)")
-    ap.add_argument("--no-near-misses", action="store_true", help="train without the near-miss (no answer) lists")
+    ap.add_argument("--near-misses", action="store_true",
+                    help="also train a 'no answer' score on near-miss lists (experimental: not what ships)")
     a = ap.parse_args(argv)
-    train(a.out, a.squad, a.layers, a.epochs, a.batch_size, a.lr, seed=a.seed, limit=a.limit, near_misses=not a.no_near_misses)
+    train(a.out, a.squad, a.layers, a.epochs, a.batch_size, a.lr, seed=a.seed, limit=a.limit, near_misses=a.near_misses)
     return 0
 
 
