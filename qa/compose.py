@@ -77,8 +77,9 @@ def choose(ranked: Sequence[Candidate], weights: dict[str, float], limit: int, t
 
     A runner-up (probability within `runner_up_share` of the best, and at least
     `runner_up_min`) is kept when it states a key term of the question that the sentences
-    chosen so far do not, or when it covers the question as fully as the best one from
-    another article (a second source for the same fact).
+    chosen so far do not, or the kind of thing asked for (a date for "when") that they lack,
+    or when it covers the question as fully as the best one from another article (a second
+    source for the same fact).
     """
     if not ranked:
         return ()
@@ -92,7 +93,8 @@ def choose(ranked: Sequence[Candidate], weights: dict[str, float], limit: int, t
             continue
         own = set(terms(c.text)) & set(weights)
         adds = {s for s in own - covered if weights[s] >= 1.0}
-        if adds or c.coverage >= best.coverage:
+        states_kind = c.typed and not any(x.typed for x in chosen)  # the date/number/name asked for, missing so far
+        if adds or states_kind or c.coverage >= best.coverage:
             chosen.append(c)
             covered |= own
     return tuple(chosen)

@@ -103,3 +103,13 @@ def test_runner_up_is_kept_only_when_it_adds_a_key_term_or_a_second_full_source(
     second = _c("NATO called on Russia to come back into compliance, allies said.", 0.8, 1.0)
     far = _c("NATO compliance and Russia, called out.", 0.3, 1.0)
     assert choose([best, echo, second, far], weights, 3) == (best, second)
+
+
+def test_a_runner_up_that_states_the_kind_asked_for_joins_an_untyped_best():
+    # "What is its other designation?": the best sentence names the missile, the runner-up its alias
+    weights = {t: 1.0 for t in terms("Russian missile NATO violates INF treaty")} | {"design": 1.0}
+    best = Candidate(0, 0, 10, "Russian 9M729 missiles violate the INF Treaty, NATO says.", coverage=0.7, score=0.19, typed=False)
+    alias = Candidate(1, 0, 10, "The missile system is known as the 9M729 or SSC-8.", coverage=0.2, score=0.13, typed=True)
+    untyped = Candidate(1, 0, 10, "The missile system worries allies.", coverage=0.2, score=0.13, typed=False)
+    assert choose([best, alias], weights, 3) == (best, alias)
+    assert choose([best, untyped], weights, 3) == (best,)
