@@ -79,7 +79,7 @@ def choose(ranked: Sequence[Candidate], weights: dict[str, float], limit: int, t
     `runner_up_min`) is kept when it states a key term of the question that the sentences
     chosen so far do not, or the kind of thing asked for (a date for "when") that they lack,
     or when it covers the question as fully as the best one from another article (a second
-    source for the same fact).
+    source for the same fact). A sentence stating the kind asked for leads.
     """
     if not ranked:
         return ()
@@ -97,7 +97,7 @@ def choose(ranked: Sequence[Candidate], weights: dict[str, float], limit: int, t
         if adds or states_kind or c.coverage >= best.coverage:
             chosen.append(c)
             covered |= own
-    return tuple(chosen)
+    return tuple(sorted(chosen, key=lambda c: not c.typed))  # lead with the sentence stating the kind asked for
 
 
 # A sentence opening with a pronoun or a role instead of a name leans on the one before it.

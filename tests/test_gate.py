@@ -111,5 +111,5 @@ def test_a_runner_up_that_states_the_kind_asked_for_joins_an_untyped_best():
     best = Candidate(0, 0, 10, "Russian 9M729 missiles violate the INF Treaty, NATO says.", coverage=0.7, score=0.19, typed=False)
     alias = Candidate(1, 0, 10, "The missile system is known as the 9M729 or SSC-8.", coverage=0.2, score=0.13, typed=True)
     untyped = Candidate(1, 0, 10, "The missile system worries allies.", coverage=0.2, score=0.13, typed=False)
-    assert choose([best, alias], weights, 3) == (best, alias)
+    assert choose([best, alias], weights, 3) == (alias, best)  # the one stating the alias leads
     assert choose([best, untyped], weights, 3) == (best,)
