@@ -357,7 +357,10 @@ def missing_names(question: str, query: str, passage_terms: set[str], absent: Se
 
 def names_not_found(question: str, query: str, passage_terms: set[str], absent: Sequence[str]) -> str | None:
     """Names or numbers the archive has but none of the retrieved passages does."""
-    missing = missing_names(question, query, passage_terms, absent)
+    return _not_found(missing_names(question, query, passage_terms, absent))
+
+
+def _not_found(missing: Sequence[str]) -> str | None:
     return f"the passages found never mention {_quoted(missing)}" if missing else None
 
 
@@ -456,7 +459,7 @@ def assess(
     # Each rule explains a refusal; only the calibration's `hard_rules` refuse on their own,
     # the others are features of the answerability score and name the reason when it refuses.
     found = {"unknown_names": unknown_names(absent, question),
-             "names_not_found": names_not_found(question, query, passage_terms, absent),
+             "names_not_found": _not_found(missing),
              "no_typed_sentence": no_typed_sentence(kind, ranked)}
     low = not_answered(p, limit, ranked[0] if ranked else None)
     hard = next((found[r] for r in calibration.hard_rules if found[r]), None)

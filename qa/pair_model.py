@@ -32,13 +32,13 @@ def _mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 class SegmentCosine(torch.nn.Module):
     """score = scale * cos(mean(question tokens), mean(sentence tokens)) over one joint pass."""
 
-    def __init__(self, bert: torch.nn.Module, scale: float = 20.0, null: float = 10.0) -> None:
+    def __init__(self, bert: torch.nn.Module, scale: float = 20.0, null: float | None = None) -> None:
         super().__init__()
         self.bert = bert
         self.scale = torch.nn.Parameter(torch.tensor(float(scale)))
-        # the score of "no sentence answers": trained against near-miss lists (qa/train.py);
-        # the gate reads a candidate's score relative to it
-        self.null = torch.nn.Parameter(torch.tensor(float(null)))
+        # the score of "no sentence answers", only in a model trained against near-miss lists
+        # (`python -m qa.train --near-misses`); not read at run time yet
+        self.null = None if null is None else torch.nn.Parameter(torch.tensor(float(null)))
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor) -> torch.Tensor:
         # segments are told apart by position only: the base model never saw token type 1
@@ -53,9 +53,10 @@ class SegmentCosine(torch.nn.Module):
         """fp16 safetensors of the encoder (a copy is halved; this module stays as it is), and
         the head in ranker.json."""
         copy.deepcopy(self.bert).half().save_pretrained(out, safe_serialization=True)
-        (out / HEAD_FILE).write_text(json.dumps({"head": HEAD_KIND, "scale": round(self.scale.item(), 6),
-                                                             "null": round(self.null.item(), 6)}, indent=2) + "\n",
-                                     encoding="utf-8")
+        head = {"head": HEAD_KIND, "scale": round(self.scale.item(), 6)}
+        if self.null is not None:
+            head["null"] = round(self.null.item(), 6)
+        (out / HEAD_FILE).write_text(json.dumps(head, indent=2) + "\n", encoding="utf-8")
 
     @classmethod
     def load(cls, folder: Path) -> "SegmentCosine":
@@ -65,7 +66,7 @@ class SegmentCosine(torch.nn.Module):
         if head.get("head") != HEAD_KIND:
             raise ValueError(f"unknown ranker head {head.get('head')!r} in {folder / HEAD_FILE}")
         return cls(AutoModel.from_pretrained(str(folder), dtype=torch.float32), float(head["scale"]),
-                   float(head.get("null", 0.0))).eval()
+                   head.get("null")).eval()
 
 
 __all__ = ["HEAD_FILE", "SegmentCosine"]

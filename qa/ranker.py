@@ -206,7 +206,7 @@ class Calibration:
         try:
             d = json.loads(path.read_text(encoding="utf-8"))
             return cls(Logistic.from_dict(d["sentence"]), Logistic.from_dict(d["answerable"]), float(d["threshold"]),
-                       tuple(d.get("hard_rules", ("unknown_names",))))
+                       tuple(d.get("hard_rules", cls.hard_rules)))
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise QAError(f"the answer calibration {path} is missing or unreadable ({e}); {REBUILD}") from None
 

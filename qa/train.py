@@ -148,13 +148,16 @@ def train(
     base = default_model_path()
     tokenizer = AutoTokenizer.from_pretrained(base)
     config = AutoConfig.from_pretrained(base, num_hidden_layers=layers)
-    model = SegmentCosine(AutoModel.from_pretrained(base, config=config), null=NULL_INIT)  # the first `layers` layers kept
+    model = SegmentCosine(AutoModel.from_pretrained(base, config=config),  # the first `layers` layers are kept
+                          null=NULL_INIT if near_misses else None)
     before = top1(model.eval(), tokenizer, held, max_length)
     print(f"held-out top-1 before training: {before['heldout_top1']}", flush=True)
     model.train()
     body = [p for n, p in model.named_parameters() if n not in ("scale", "null")]
-    opt = torch.optim.AdamW([{"params": body, "lr": lr}, {"params": [model.scale], "lr": HEAD_LR},
-                             {"params": [model.null], "lr": NULL_LR, "weight_decay": 0.0}], weight_decay=0.01)
+    params = [{"params": body, "lr": lr}, {"params": [model.scale], "lr": HEAD_LR}]
+    if model.null is not None:
+        params.append({"params": [model.null], "lr": NULL_LR, "weight_decay": 0.0})
+    opt = torch.optim.AdamW(params, weight_decay=0.01)
     steps = max(1, math.ceil(len(train_groups) * epochs / batch_size))
     warmup = max(1, steps // 10)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / (steps - warmup))))
@@ -184,8 +187,9 @@ def train(
         opt.zero_grad()
         seen = 0.98 * seen + 0.02 * loss.item() if step else loss.item()
         if step % 50 == 0 or step == steps - 1:
-            print(f"step {step + 1}/{steps} loss {seen:.4f} scale {model.scale.item():.1f} null {model.null.item():.2f} "
-                  f"({time.time() - t0:.0f} s)", flush=True)
+            null = f" null {model.null.item():.2f}" if model.null is not None else ""
+            print(f"step {step + 1}/{steps} loss {seen:.4f} scale {model.scale.item():.1f}{null} ({time.time() - t0:.0f} s)",
+                  flush=True)
     model.eval()
     metrics = {"train_lists": len(train_groups), "near_misses": near_misses, "layers": layers, "epochs": epochs, "seed": seed, "lr": lr,
                "train_seconds": round(time.time() - t0, 1), "heldout_top1_before": before["heldout_top1"]}
@@ -208,12 +212,12 @@ def top1(model, tokenizer, pairs: Sequence[Pair], max_length: int) -> dict:
                             truncation="only_second", max_length=max_length, padding=True, return_tensors="pt")
             for p, s in zip(batch, model(**enc).tolist()):
                 by_q.setdefault((p.title, p.question, p.label == NO_ANSWER), []).append((s, p.label))
-    null = float(model.null.item())
     answerable = [v for (_, _, miss), v in by_q.items() if not miss and any(label for _, label in v)]
     misses = [v for (_, _, miss), v in by_q.items() if miss]
     out = {"heldout_questions": len(answerable),
            "heldout_top1": round(sum(max(v)[1] == 1.0 for v in answerable) / max(1, len(answerable)), 4)}
     if misses:
+        null = float(model.null.item())
         out["heldout_answer_beats_null"] = round(sum(max(v)[0] > null for v in answerable) / max(1, len(answerable)), 4)
         out["heldout_near_misses"] = len(misses)
         out["heldout_null_beats_near_miss"] = round(sum(max(v)[0] < null for v in misses) / len(misses), 4)
