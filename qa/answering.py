@@ -1,7 +1,8 @@
 """From a question to an `Answer`: the steps of one turn, as a stream of events.
 
-spelling -> follow-up rewrite -> retrieval -> ranking and the evidence gate (qa/gate.py)
--> an extractive answer (qa/compose.py) or a generated one (qa/generative.py).
+framing and markup off (qa/phrasing.py) -> spelling -> follow-up rewrite -> retrieval ->
+ranking and the evidence gate (qa/gate.py) -> an extractive answer (qa/compose.py), a
+generated one (qa/generative.py), or for "Summarise …" a cited overview.
 
 The gate runs before any generator: a question the passages cannot answer is refused with
 the closest passages listed, and no model is asked to improvise. This module reads the
@@ -13,11 +14,12 @@ from __future__ import annotations
 import time
 from typing import Callable, Iterator, Protocol, Sequence
 
-from qa.compose import closest_passages, compose_extractive, refusal_text, short_answer
+from qa.compose import closest_passages, compose_extractive, compose_summary, refusal_text, short_answer
 from qa.config import Config
 from qa.errors import QAError
 from qa.gate import Vocabulary, assess
 from qa.generative import generate
+from qa.phrasing import parse_request
 from qa.ranker import load_calibration, load_ranker
 from qa.rewrite import standalone_query
 from qa.types import Answer, Filters, Hit, StreamEvent
@@ -73,8 +75,9 @@ def answer_events(
         clock = now
 
     vocabulary = Vocabulary.of(services.index)
-    asked = corrected(services, vocabulary, question)
-    query = standalone_query(asked, list(history))
+    request = parse_request(question)
+    asked = corrected(services, vocabulary, request.text)
+    query = asked if request.summary else standalone_query(asked, [parse_request(h).text for h in history if h.strip()])
     lap("rewrite")
     if query != question:
         yield StreamEvent("status", f"Searched for: {query}")
@@ -83,9 +86,12 @@ def answer_events(
     ranker = load_ranker(config.answer_ranker)
     calibration = load_calibration(config.answer_ranker)
     threshold = config.answer_threshold if config.answer_threshold >= 0 else None
-    evidence = assess(asked, query, hits, services.retriever.similarity, ranker, calibration, vocabulary, threshold)
+    evidence = assess(asked, query, hits, services.retriever.similarity, ranker, calibration, vocabulary, threshold,
+                      summary=request.summary)
     lap("evidence")  # ranking and the gate
     verification: dict = {"evidence": evidence.to_dict(), "ranker": ranker.name}
+    if request.summary:
+        verification["summary_of"] = request.topic
 
     def final(text: str, refused: bool, citations=(), closest=(), used_mode: str = mode, short=None) -> StreamEvent:
         timings["total"] = (time.perf_counter() - t0) * 1000
@@ -99,6 +105,12 @@ def answer_events(
         text = refusal_text(evidence)
         yield StreamEvent("delta", text)
         yield final(text, True, closest=closest_passages(evidence, hits))
+        return
+    if request.summary:  # an overview is quoted, in either mode: a 135M model cannot summarise faithfully
+        text, citations = compose_summary(evidence, hits)
+        lap("extract")
+        yield StreamEvent("delta", text)
+        yield final(text, False, citations, used_mode="extractive")
         return
     if mode == "generative":
         from qa.generate import load_generator

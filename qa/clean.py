@@ -114,7 +114,7 @@ _PUNCT_ONLY = re.compile(r"[^\w]+")
 _DATELINE = re.compile(
     r"(?P<place>[A-Z][A-Za-z.'-]+(?: [A-Z][A-Za-z.'-]+)*), (?P<md>[A-Z][a-z]+\.? \d{1,2})(?:, (?P<y>\d{4}))?\. "
     r"/(?P<pub>[A-Za-z-]{2,20})/\."
-    r"|(?P<place2>[A-Z][A-Z.'-]+(?: [A-Z][A-Z.'-]+)*)(?:, [A-Z][a-z]+\.? \d{1,2})? \((?P<pub2>Reuters|AP|AFP|Bloomberg|UPI)\) [-–—]"
+    r"|(?P<place2>[A-Z][A-Z.'-]+(?: [A-Z][A-Z.'-]+)*)(?:, [A-Z][a-z]+\.? \d{1,2})? \((?P<pub2>[A-Z][\w&.'-]*(?: [A-Z][\w&.'-]*){0,3})\) [-–—]"
 )
 
 
@@ -173,6 +173,8 @@ def clean_news_text(raw: str) -> Cleaned:
     >>> c = clean_news_text(" date 2020-02-12 BRUSSELS, February 12. /TASS/. NATO met.\\n\\nLeave a Reply")
     >>> (c.text, c.date, c.publisher)
     ('BRUSSELS, February 12. /TASS/. NATO met.', '2020-02-12', 'TASS')
+    >>> clean_news_text("TALLINN, February 3 (Baltic Wire) - Estonia said so.").publisher
+    'Baltic Wire'
     """
     date = publisher = url = None
     m = _LEADING_DATE.match(raw)

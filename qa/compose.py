@@ -134,6 +134,12 @@ def with_antecedent(c: Candidate, hit: Hit, taken: set[tuple[int, int]]) -> tupl
 def compose_extractive(evidence: Evidence, hits: Sequence[Hit], limit: int) -> tuple[str, tuple[Citation, ...], tuple[Candidate, ...]]:
     """The answer text, its citations and the chosen candidates."""
     chosen = choose(evidence.ranked, evidence.weights, limit)
+    return *quoted(chosen, hits), chosen
+
+
+def quoted(chosen: Sequence[Candidate], hits: Sequence[Hit]) -> tuple[str, tuple[Citation, ...]]:
+    """The chosen sentences as answer text, numbered [1].. in order, each with its citation
+    (and the sentence it refers back to, when it does)."""
     taken = {(c.start, c.end) for c in chosen}
     sentences, citations, cited = [], [], []
     for n, c in enumerate(chosen, 1):
@@ -142,7 +148,23 @@ def compose_extractive(evidence: Evidence, hits: Sequence[Hit], limit: int) -> t
         sentences.append(f"{balanced_quotes(hit.article.text[start:end].rstrip())} [{n}]")
         citations.append(citation(n, hit, start, end, c.score))
         cited.append(hit)
-    return attributed(sentences, cited), tuple(citations), chosen
+    return attributed(sentences, cited), tuple(citations)
+
+
+def compose_summary(evidence: Evidence, hits: Sequence[Hit], t: Thresholds = THRESHOLDS) -> tuple[str, tuple[Citation, ...]]:
+    """An overview of a topic: the best-ranked sentence of each of the most relevant passages
+    (at most `summary_sentences`), each cited, in rank order, led by publisher and date.
+
+    Sentences that mention none of the topic's words are left out: an overview quotes what
+    the articles say about the topic, not what sits next to it."""
+    chosen: list[Candidate] = []
+    for c in evidence.ranked:
+        if len(chosen) >= t.summary_sentences:
+            break
+        if any(c.hit == x.hit or c.text == x.text for x in chosen) or c.coverage <= 0:
+            continue
+        chosen.append(c)
+    return quoted(chosen, hits)
 
 
 def closest_passages(evidence: Evidence, hits: Sequence[Hit], limit: int = 3) -> tuple[Citation, ...]:
@@ -257,4 +279,4 @@ def short_answer(kind: str | None, chosen: Sequence[Candidate], citations: Seque
 
 
 __all__ = ["attributed", "attribution", "balanced_quotes", "choose", "citation", "closest_passages",
-           "compose_extractive", "refers_back", "refusal_text", "short_answer"]
+           "compose_extractive", "compose_summary", "refers_back", "refusal_text", "short_answer"]

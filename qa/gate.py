@@ -62,6 +62,12 @@ class Thresholds:
     borrowed_weight: float = 0.25
     # Weight of names and numbers against other key terms.
     name_weight: float = 2.0
+    # A summary request ("Summarise what the articles say about X") is answered when some
+    # retrieved passage holds at least this share of X's (weighted) words; a fact's
+    # calibrated answerability does not apply to an overview.
+    summary_topic_coverage: float = 0.5
+    # ... and quotes at most this many sentences, one per passage.
+    summary_sentences: int = 4
 
 
 THRESHOLDS = Thresholds()
@@ -332,9 +338,9 @@ def coverage(weights: dict[str, float], text_terms: set[str]) -> float:
 
 # --- refusal rules: each returns the reason for people, or None -----------------------------
 
-def _quoted(ws: Sequence[str]) -> str:
+def _quoted(ws: Sequence[str], joiner: str = "or") -> str:
     q = [f"“{w}”" for w in ws]
-    return q[0] if len(q) == 1 else ", ".join(q[:-1]) + " or " + q[-1]
+    return q[0] if len(q) == 1 else ", ".join(q[:-1]) + f" {joiner} " + q[-1]
 
 
 def unknown_names(absent: Sequence[str], question: str = "") -> str | None:
@@ -375,11 +381,32 @@ def no_typed_sentence(kind: str | None, ranked: Sequence[Candidate]) -> str | No
 RULES = ("unknown_names", "names_not_found", "no_typed_sentence")  # the order reasons are given in
 
 
-def not_answered(answerability: float, threshold: float, best: Candidate | None) -> str | None:
-    """The calibrated answerability of the best sentence is below the threshold."""
+_ASKED_FOR = {"number": "the number asked for", "date": "when", "name": "who", "alias": "the other name asked for",
+              "place": "where", None: "what the question asks"}
+
+
+def not_answered(answerability: float, threshold: float, best: Candidate | None, question: str = "",
+                 kind: str | None = None) -> str | None:
+    """The calibrated answerability of the best sentence is below the threshold; the reason
+    names what the closest passage is about and what it does not say.
+
+    >>> best = Candidate(0, 0, 10, "NATO says the 9M729 missile violates the treaty.")
+    >>> not_answered(0.1, 0.3, best, "What is the range of the 9M729 missile?", "number")
+    'the closest passages mention “9M729” and “missile” but do not say the number asked for'
+    """
     if best is not None and answerability >= threshold:
         return None
-    return "the closest passages are about the topic but do not answer the question"
+    shared = set(terms(best.text)) if best is not None else set()
+    about = [w for w in dict.fromkeys(words(question))
+             if (t := terms(w)) and set(t) <= shared and not set(t) <= FRAME_TERMS][:3]
+    if not about:
+        return "the closest passages do not answer the question"
+    return f"the closest passages mention {_quoted(about, 'and')} but do not say {_ASKED_FOR.get(kind, _ASKED_FOR[None])}"
+
+
+def not_about(topic_coverage: float, minimum: float, question: str) -> str | None:
+    """A summary request whose topic no retrieved passage covers (half its words, by default)."""
+    return None if topic_coverage >= minimum else f"no passage found is about “{question.strip(' ?.!')}”"
 
 
 # --- the decision --------------------------------------------------------------------------
@@ -429,13 +456,16 @@ def signals(ranked: Sequence[Candidate], best_topic_coverage: float, absent_word
 def assess(
     question: str, query: str, hits: Sequence[Hit], similarity: Similarity, ranker: Ranker, calibration: Calibration,
     vocabulary: Vocabulary | None = None, threshold: float | None = None, t: Thresholds = THRESHOLDS,
+    summary: bool = False,
 ) -> Evidence:
     """Rank every sentence of `hits` for the question and decide whether to answer.
 
     `vocabulary` (the whole archive's, `Vocabulary.of(index)`) lets the gate tell a question
     about something the archive never mentions from one whose passages were merely not found.
+    With `summary`, `question` is the topic of an overview: it is answered when the archive
+    knows its names and a passage covers it (`not_about`), whatever a fact's answerability.
     """
-    kind = answer_type(question)
+    kind = None if summary else answer_type(question)
     weights = key_terms(question, query, t)
     if not hits or not weights:
         return Evidence(False, "no passage matches the question", kind, 0.0, {}, (), weights)
@@ -461,7 +491,10 @@ def assess(
     found = {"unknown_names": unknown_names(absent, question),
              "names_not_found": _not_found(missing),
              "no_typed_sentence": no_typed_sentence(kind, ranked)}
-    low = not_answered(p, limit, ranked[0] if ranked else None)
+    if summary:
+        reason = found["unknown_names"] or not_about(best_topic, t.summary_topic_coverage, question)
+        return Evidence(reason is None, reason or "", None, p, sig, ranked, weights)
+    low = not_answered(p, limit, ranked[0] if ranked else None, question, kind)
     hard = next((found[r] for r in calibration.hard_rules if found[r]), None)
     explained = next((found[r] for r in RULES if found[r]), None)
     reason = hard or (low and (explained or low))

@@ -41,7 +41,11 @@ FRAME_WORDS = (
     "besides instead whether article articles remark remarks comment comments statement statements "
     "date day year month time name names designation abbreviation title city country region place "
     "organisation organization body agency level kind type sort describe described host hosted attend "
-    "attended speak spoke full other else reason reasons"
+    "attended speak spoke full other else reason reasons "
+    # politeness and task words people wrap a question in ("please explain exactly …"):
+    # what remains after qa/phrasing.py strips the framing phrases must not count them either
+    "please kindly thanks thank exactly actually particular particularly precisely specifically briefly "
+    "basically really detail details detailed summary summarise summarize overview explain explanation"
 ).split()
 
 # Lowercase words allowed inside a multi-word name when reading an acronym from it:
