@@ -11,6 +11,7 @@ services it needs through the small `Services` protocol; it never imports the As
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Callable, Iterator, Protocol, Sequence
 
@@ -61,6 +62,17 @@ def corrected(services: Services, vocabulary: Vocabulary, question: str) -> str:
     return vocabulary.correct(question, is_word=lambda w: services.embedder.count_tokens([w.lower()])[0] == 1)
 
 
+# Shown when a generated answer is not used; the answer's `verification.outcome` says why.
+FALLBACK_NOTE = "The generated answer could not be verified; quoting the articles instead."
+
+
+def sentence_events(text: str) -> Iterator[StreamEvent]:
+    """A composed answer as it appears in the chat: one cited sentence at a time (the
+    pieces join to `text` exactly)."""
+    for piece in re.split(r"(?<=\])(?= )", text):
+        yield StreamEvent("delta", piece)
+
+
 def answer_events(
     services: Services, question: str, history: Sequence[str], filters: Filters | None, mode: str, top_k: int
 ) -> Iterator[StreamEvent]:
@@ -109,25 +121,30 @@ def answer_events(
     if request.summary:  # an overview is quoted, in either mode: a 135M model cannot summarise faithfully
         text, citations = compose_summary(evidence, hits)
         lap("extract")
-        yield StreamEvent("delta", text)
+        yield from sentence_events(text)
         yield final(text, False, citations, used_mode="extractive")
         return
     if mode == "generative":
         from qa.generate import load_generator
 
-        generated = yield from generate(load_generator(config), services.embedder.embed, query, hits, evidence,
+        generator = load_generator(config)
+        if not generator.loaded:
+            yield StreamEvent("status", f"Loading the language model (first question only, about "
+                                        f"{generator.expected_load_seconds():.0f} s)…")
+            generator.load()
+            lap("load")
+            yield StreamEvent("status", "Writing the answer…")
+        generated = yield from generate(generator, services.embedder.embed, query, hits, evidence,
                                         verification, lap, config.max_new_tokens)
         if generated is not None:
             yield final(*generated)
             return
+        yield StreamEvent("status", FALLBACK_NOTE)
     text, citations, chosen = compose_extractive(evidence, hits, config.max_answer_sentences)
     short = short_answer(evidence.answer_type, chosen, citations, asked, hits)
     lap("extract")
-    if mode == "extractive":
-        yield StreamEvent("delta", text)
-    else:
-        yield StreamEvent("status", "Using the extractive answer: " + verification.get("outcome", ""))
-    yield final(text, False, citations, short=short)
+    yield from sentence_events(text)
+    yield final(text, False, citations, short=short, used_mode="extractive")
 
 
-__all__ = ["Services", "answer_events", "corrected", "validate_question"]
+__all__ = ["FALLBACK_NOTE", "Services", "answer_events", "sentence_events", "corrected", "validate_question"]

