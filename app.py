@@ -1,8 +1,9 @@
 """Serve the qa chat app: `python app.py [--host H] [--port P] [--index DIR]`.
 
 Thin on purpose: configuration, the Assistant and the page all live in `qa/`. Binds to
-127.0.0.1 unless told otherwise. Models load in a background thread after launch, so the
-first question does not pay for them.
+127.0.0.1 unless told otherwise. Models load in a background thread after launch (the
+language model too when generative answers are the default), so the first question does
+not pay for them.
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ import threading
 
 
 def _warm_up(assistant) -> None:
+    """Load what the first question needs: the embedder, the answer ranker and, when
+    generative answers are the default, the language model (a first question asked
+    meanwhile says it is loading)."""
     try:
-        assistant.search("warm up")
+        assistant.warm_up()
     except Exception as e:  # a failed warm-up only means the first question loads the model
         print(f"warm-up failed ({e}); models will load on the first question", file=sys.stderr)
 

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import replace
 from typing import Callable, Iterator, Protocol, Sequence
 
 from qa.compose import closest_passages, compose_extractive, compose_summary, refusal_text, short_answer
 from qa.config import Config
 from qa.errors import QAError
-from qa.gate import Vocabulary, assess
+from qa.gate import Evidence, Vocabulary, assess, no_article_in, outside_filter
 from qa.generative import generate
 from qa.phrasing import parse_request
 from qa.ranker import load_calibration, load_ranker
@@ -93,13 +94,30 @@ def answer_events(
     lap("rewrite")
     if query != question:
         yield StreamEvent("status", f"Searched for: {query}")
+    filtered = filters is not None and not filters.is_empty()
+    applied = None
+    if filtered:
+        undated = sum(1 for a in services.index.articles.values() if not a.date) if filters.has_dates else 0
+        applied = filters.to_dict() | {"undated_excluded": undated}
     hits = services.search(query, k=top_k, filters=filters)
     lap("retrieve")
     ranker = load_ranker(config.answer_ranker)
     calibration = load_calibration(config.answer_ranker)
     threshold = config.answer_threshold if config.answer_threshold >= 0 else None
-    evidence = assess(asked, query, hits, services.retriever.similarity, ranker, calibration, vocabulary, threshold,
+
+    def gate(found: Sequence[Hit]) -> Evidence:
+        return assess(asked, query, found, services.retriever.similarity, ranker, calibration, vocabulary, threshold,
                       summary=request.summary)
+
+    evidence = gate(hits)
+    if filtered:  # is the filter why there is no good answer? (one more search and ranking, only with a filter)
+        if not hits:
+            evidence = replace(evidence, reason=no_article_in(filters, applied["undated_excluded"]))
+        else:
+            everywhere = services.search(query, k=top_k)
+            why = outside_filter(evidence, gate(everywhere), everywhere, filters)
+            if why:
+                evidence = replace(evidence, answerable=False, reason=why)
     lap("evidence")  # ranking and the gate
     verification: dict = {"evidence": evidence.to_dict(), "ranker": ranker.name}
     if request.summary:
@@ -110,7 +128,7 @@ def answer_events(
         return StreamEvent("final", answer=Answer(
             question=question, search_query=query, text=text, refused=refused, mode=used_mode,
             citations=tuple(citations), closest=tuple(closest), verification=verification, timings_ms=dict(timings),
-            short_answer=short,
+            short_answer=short, filters=applied,
         ))
 
     if not evidence.answerable:

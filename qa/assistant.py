@@ -139,6 +139,19 @@ class Assistant:
         }
 
     # --- questions -----------------------------------------------------------------
+    def warm_up(self) -> None:
+        """Load the models a first question needs now (the app calls this in the background):
+        the embedder and the answer ranker, and the language model when generative answers
+        are the default."""
+        self.search("warm up")
+        from qa.ranker import load_ranker
+
+        load_ranker(self.config.answer_ranker).load()
+        if self.config.answer_mode == "generative":
+            from qa.generate import load_generator
+
+            load_generator(self.config).load()
+
     def search(self, query: str, k: int | None = None, filters: Filters | None = None, method: str | None = None) -> list[Hit]:
         return self.retriever.search(query, k=k, filters=filters, method=method)
 

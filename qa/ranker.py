@@ -91,6 +91,9 @@ def candidates(hits: Sequence[Hit]) -> list[Candidate]:
 class Ranker(Protocol):
     name: str
 
+    def load(self) -> None:
+        """Load the model now (otherwise the first `score` does)."""
+
     def score(self, question: str, cands: Sequence[Candidate]) -> np.ndarray:
         """One raw score per candidate, higher = more likely to hold the answer."""
 
@@ -99,6 +102,9 @@ class SimilarityRanker:
     """The embedding similarity already computed for each candidate (the old choice)."""
 
     name = "similarity"
+
+    def load(self) -> None:
+        pass  # nothing to load: the similarities come with the candidates
 
     def score(self, question: str, cands: Sequence[Candidate]) -> np.ndarray:
         return np.array([c.similarity for c in cands], dtype=np.float32)
@@ -152,6 +158,9 @@ class CrossEncoderRanker:
                     hf_logging.set_verbosity(verbosity)
                 self._tokenizer, self._model = tokenizer, model
         return self._tokenizer, self._model
+
+    def load(self) -> None:
+        self._load()
 
     def score(self, question: str, cands: Sequence[Candidate]) -> np.ndarray:
         if not cands:

@@ -110,12 +110,26 @@ def searched_for(answer: dict[str, Any]) -> str | None:
     return None
 
 
+def filter_text(applied: dict[str, Any]) -> str:
+    """The filters an answer applied, as its chip reads: "TASS · dated to 2021-12-31 · 2 undated articles excluded".
+
+    >>> filter_text({"text": "dated to 2021-12-31", "undated_excluded": 1})
+    'dated to 2021-12-31 · 1 undated article excluded'
+    """
+    n = applied.get("undated_excluded") or 0
+    note = f" · {n} undated article{'s' if n != 1 else ''} excluded" if n else ""
+    return f"{applied.get('text', '')}{note}"
+
+
 def answer_markdown(answer: dict[str, Any], turn: int) -> str:
     """The assistant's chat message for a finished answer (`Answer.to_dict()`)."""
     parts = []
     rewritten = searched_for(answer)
     if rewritten:
         parts.append(f"*Searched for: {md_escape(rewritten)}*")
+    applied = answer.get("filters")
+    if applied:
+        parts.append(f"*Searched articles: {md_escape(filter_text(applied))}*")
     outcome = (answer.get("verification") or {}).get("outcome") or ""
     if "fell back" in outcome:  # generative mode, but the generated text was not used: say so in one line
         why = outcome.split("; fell back")[0]
@@ -124,7 +138,7 @@ def answer_markdown(answer: dict[str, Any], turn: int) -> str:
         body = md_escape(answer.get("answer") or "I could not find this in the articles.")
         closest = answer.get("closest") or []
         note = " The closest passages are shown under Sources." if closest and "closest" not in body else ""
-        parts.append(f"> ⚠️ **Not answered from the articles.** {body}{md_escape(note)}")
+        parts.append(f"> **Not answered from the articles.** {body}{md_escape(note)}")
     else:
         numbers = [c["n"] for c in answer.get("citations") or []]
         short = answer.get("short_answer") or {}
@@ -144,7 +158,7 @@ def partial_markdown(text: str, status: str | None, turn: int, numbers: Iterable
 
 
 def error_markdown(message: str) -> str:
-    return f"> ❗ **{md_escape(message)}**"
+    return f"> **Error:** {md_escape(message)}"
 
 
 # ---- passages ------------------------------------------------------------------------

@@ -172,6 +172,9 @@ class Answer:
     verification: dict[str, Any] = field(default_factory=dict)  # what the verifier did
     timings_ms: dict[str, float] = field(default_factory=dict)
     short_answer: ShortAnswer | None = None  # the span of the expected type in the first citation
+    # the filters the search applied (`Filters.to_dict()` plus "undated_excluded": articles
+    # without a date that a date filter left out); None when nothing restricted it
+    filters: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -182,6 +185,7 @@ class Answer:
             "mode": self.mode,
             "citations": [c.to_dict() for c in self.citations],
             "short_answer": self.short_answer.to_dict() if self.short_answer else None,
+            "filters": self.filters,
             "closest": [c.to_dict() for c in self.closest],
             "verification": self.verification,
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
@@ -203,6 +207,29 @@ class Filters:
 
     def is_empty(self) -> bool:
         return not (self.date_from or self.date_to or self.publishers or self.article_ids)
+
+    @property
+    def has_dates(self) -> bool:
+        return bool(self.date_from or self.date_to)
+
+    def describe(self) -> str:
+        """The filter in words, as its chip reads.
+
+        >>> Filters(date_to="2021-12-31", publishers=("TASS",)).describe()
+        'TASS · dated to 2021-12-31'
+        """
+        parts = [", ".join(self.publishers)] if self.publishers else []
+        if self.date_from and self.date_to:
+            parts.append(f"dated {self.date_from} to {self.date_to}")
+        elif self.date_from or self.date_to:
+            parts.append(f"dated from {self.date_from}" if self.date_from else f"dated to {self.date_to}")
+        if self.article_ids:
+            parts.append(f"{len(self.article_ids)} chosen article" + ("s" if len(self.article_ids) > 1 else ""))
+        return " · ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"date_from": self.date_from, "date_to": self.date_to, "publishers": list(self.publishers),
+                "article_ids": list(self.article_ids), "text": self.describe()}
 
     def accepts(self, article: Article) -> bool:
         if self.article_ids and article.id not in self.article_ids:

@@ -49,6 +49,8 @@ CSS = """
 .qa-corpus td, .qa-corpus th, .qa-outcomes td, .qa-outcomes th { border-bottom: 1px solid var(--border-color-primary); padding: 3px 6px; text-align: left; }
 .qa-status-rejected { color: #c92a2a; }
 #qa-chat a[href^="#qa-cite-"] { text-decoration: none; font-weight: 600; cursor: pointer; }
+#qa-chips { gap: 6px; flex-wrap: wrap; }
+.qa-chip { flex: 0 0 auto !important; min-width: 0 !important; border-radius: 999px !important; }
 """
 
 # Runs once when the sources panel mounts. Clicks on our own elements (a source card's
@@ -215,6 +217,7 @@ class Handlers:
         chat = list(chat or [])
         session = session or {"questions": [], "answers": []}
         if not question:
+            gr.Warning(EMPTY_HINT)
             yield gr.update(), list(chat), session, gr.update()
             return
         chat.append({"role": "user", "content": render.md_escape(question)})
@@ -222,15 +225,17 @@ class Handlers:
             filters = parse_filters(date_from, date_to, publishers)
         except QAError as e:
             chat.append({"role": "assistant", "content": render.error_markdown(str(e))})
-            yield question, list(chat), session, gr.update()
+            yield question, list(chat), session, render.sources_html(None, len(session["answers"]), {})
             return
         turn = len(session["answers"])
+        cleared = render.sources_html(None, turn, {})  # an error must not leave the last answer's sources up
         chat.append({"role": "assistant", "content": "*Searching the articles…*"})
         yield "", list(chat), session, gr.update()
         text, status, answer = "", None, None
+        events = self.a.ask_stream(question, history=tuple(session["questions"]), filters=filters,
+                                   mode=mode or None, top_k=int(top_k) if top_k else None)
         try:
-            for ev in self.a.ask_stream(question, history=tuple(session["questions"]), filters=filters,
-                                        mode=mode or None, top_k=int(top_k) if top_k else None):
+            for ev in events:
                 if ev.kind == "status":
                     status = ev.text
                 elif ev.kind == "delta":
@@ -242,21 +247,42 @@ class Handlers:
                 yield gr.update(), list(chat), session, gr.update()
         except QAError as e:
             chat[-1] = {"role": "assistant", "content": render.error_markdown(str(e))}
-            yield gr.update(), list(chat), session, gr.update()
+            yield gr.update(), list(chat), session, cleared
             return
         except Exception as e:  # a bug: say so in the chat instead of leaving "Searching…" up
             log.exception("answering %r failed", question)
             chat[-1] = {"role": "assistant", "content": render.error_markdown(
                 f"internal error ({type(e).__name__}); the server log has the details")}
-            yield gr.update(), list(chat), session, gr.update()
+            yield gr.update(), list(chat), session, cleared
             return
+        finally:
+            events.close()  # Stop (or a closed tab) ends the answer: the model's decoding thread stops too
         if answer is None:
             chat[-1] = {"role": "assistant", "content": render.error_markdown("the assistant gave no answer")}
-            yield gr.update(), list(chat), session, gr.update()
+            yield gr.update(), list(chat), session, cleared
             return
         session = {"questions": session["questions"] + [question], "answers": session["answers"] + [answer]}
         chat[-1] = {"role": "assistant", "content": render.answer_markdown(answer, turn)}
         yield gr.update(), list(chat), session, render.sources_html(answer, turn, self.texts_for(answer))
+
+    @staticmethod
+    def stopped(chat):
+        """Stop pressed: the partial answer stays, marked as stopped; Ask comes back."""
+        chat = list(chat or [])
+        if chat and chat[-1].get("role") == "assistant":
+            chat[-1] = {"role": "assistant", "content": f"{chat[-1].get('content') or ''}\n\n*Stopped.*"}
+        return chat, gr.update(visible=True), gr.update(visible=False)
+
+    def chips(self, date_from, date_to, publishers):
+        """The active filters as removable chips above the chat (hidden when unset), and how many
+        undated articles a date filter leaves out."""
+        pubs = [p for p in (publishers or []) if p]
+        undated = sum(1 for a in self.a.index.articles.values() if not a.date) if (date_from or date_to) else 0
+        note = f"{undated} undated article{'s' if undated != 1 else ''} excluded" if undated else ""
+        return (gr.update(value=f"{', '.join(pubs)} ×", visible=bool(pubs)),
+                gr.update(value=f"From {date_from} ×", visible=bool(date_from)),
+                gr.update(value=f"To {date_to} ×", visible=bool(date_to)),
+                gr.update(value=note, visible=bool(note)))
 
     def show_source(self, session, evt: gr.EventData):
         key = str(getattr(evt, "cite", "") or "")
@@ -328,6 +354,17 @@ class Handlers:
         return self.corpus_updates()
 
 
+EMPTY_HINT = "Type a question about the articles first, e.g. “Which missile violates the INF treaty?”"
+
+
+def _busy():
+    return gr.update(visible=False), gr.update(visible=True)
+
+
+def _idle():
+    return gr.update(visible=True), gr.update(visible=False)
+
+
 def build_app(assistant: Any) -> gr.Blocks:
     """The whole web app over one Assistant, queued; launch it with `launch_options`."""
     h = Handlers(assistant)
@@ -338,6 +375,11 @@ def build_app(assistant: Any) -> gr.Blocks:
         with gr.Tab("Chat"):
             with gr.Row():
                 with gr.Column(scale=3):
+                    with gr.Row(elem_id="qa-chips"):  # the active filters, one click removes one
+                        chip_pubs = gr.Button(visible=False, size="sm", elem_id="qa-chip-publishers", elem_classes=["qa-chip"])
+                        chip_from = gr.Button(visible=False, size="sm", elem_id="qa-chip-from", elem_classes=["qa-chip"])
+                        chip_to = gr.Button(visible=False, size="sm", elem_id="qa-chip-to", elem_classes=["qa-chip"])
+                        chip_note = gr.Markdown(visible=False, elem_id="qa-chip-note")
                     chatbot = gr.Chatbot(elem_id="qa-chat", height=520, latex_delimiters=[], sanitize_html=True,
                                          render_markdown=True, allow_tags=False, feedback_options=None,
                                          buttons=["copy"], label="Chat",
@@ -346,6 +388,7 @@ def build_app(assistant: Any) -> gr.Blocks:
                         question = gr.Textbox(placeholder="e.g. Which missile violates the INF treaty?",
                                               show_label=False, scale=6, elem_id="qa-question", max_lines=4)
                         ask_btn = gr.Button("Ask", variant="primary", scale=1, elem_id="qa-ask")
+                        stop_btn = gr.Button("Stop", variant="stop", scale=1, elem_id="qa-stop", visible=False)
                         new_btn = gr.Button("New chat", scale=1, elem_id="qa-new")
                     with gr.Accordion("Options", open=False):
                         with gr.Row():
@@ -375,8 +418,22 @@ def build_app(assistant: Any) -> gr.Blocks:
 
         chat_io = dict(inputs=[question, chatbot, session, mode, top_k, date_from, date_to, publishers],
                        outputs=[question, chatbot, session, sources], api_visibility="private")
-        ask_btn.click(h.ask, api_name="chat", **chat_io)
-        question.submit(h.ask, api_name="chat_submit", **chat_io)
+        buttons = dict(outputs=[ask_btn, stop_btn], queue=False, api_visibility="private")
+        runs = []
+        for trigger, name in ((ask_btn.click, "chat"), (question.submit, "chat_submit")):
+            run = trigger(_busy, **buttons).then(h.ask, api_name=name, **chat_io)  # Ask turns into Stop ...
+            run.then(_idle, **buttons)  # ... and back when the answer is in
+            runs.append(run)
+        stop_btn.click(h.stopped, inputs=[chatbot], outputs=[chatbot, ask_btn, stop_btn], cancels=runs, queue=False,
+                       api_visibility="private")
+        filter_controls = [date_from, date_to, publishers]
+        chip_io = dict(inputs=filter_controls, outputs=[chip_pubs, chip_from, chip_to, chip_note], api_visibility="private",
+                       queue=False)
+        for control in filter_controls:
+            control.change(h.chips, **chip_io)
+        chip_pubs.click(lambda: [], outputs=[publishers], api_visibility="private", queue=False)
+        chip_from.click(lambda: "", outputs=[date_from], api_visibility="private", queue=False)
+        chip_to.click(lambda: "", outputs=[date_to], api_visibility="private", queue=False)
         new_btn.click(h.new_chat, api_name="new_chat", outputs=[chatbot, session, sources, viewer, question], api_visibility="private",
                       concurrency_limit=None)
         sources.click(h.show_source, api_name="show_source", inputs=[session], outputs=[viewer], scroll_to_output=True, api_visibility="private",
