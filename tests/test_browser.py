@@ -192,3 +192,118 @@ def test_refusal_and_bad_date_are_shown_as_such(page):
     page.locator("#qa-ask").click()
     page.locator("#qa-chat").get_by_text("is not a date like").wait_for()
     page.screenshot(path=str(ARTIFACTS / "refusal_and_bad_date.png"), full_page=True)
+    assert page.locator("#qa-sources .qa-refusal, #qa-sources [data-qa-cite]").count() == 0  # the error cleared them
+
+
+# ---- streaming, Stop, filter chips, fonts ---------------------------------------------
+
+# Every change of the last chat message, split into its status lines (a paragraph that is
+# all italics) and its answer text: what a reader saw, frame by frame.
+RECORD_FRAMES = """() => {
+  window.__frames = [];
+  const read = () => {
+    const bots = document.querySelectorAll('#qa-chat .message.bot, #qa-chat [data-testid="bot"]');
+    const last = bots[bots.length - 1];
+    if (!last) return;
+    const paras = [...last.querySelectorAll('p, blockquote')];
+    const isStatus = p => p.querySelector('em') && p.innerText.trim() === (p.querySelector('em').innerText || '').trim();
+    window.__frames.push({status: paras.filter(isStatus).map(p => p.innerText.trim()),
+                          text: paras.filter(p => !isStatus(p)).map(p => p.innerText.trim()).join(' ')});
+  };
+  new MutationObserver(read).observe(document.querySelector('#qa-chat'), {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def _choose_generative(page) -> None:
+    page.get_by_role("button", name="Options").click()
+    page.get_by_label("generative").check()
+
+
+def test_stop_cancels_a_running_generative_answer(page):
+    _choose_generative(page)
+    page.evaluate(RECORD_FRAMES)
+    page.locator("#qa-question textarea").fill("Which missile violates the INF treaty?")
+    page.locator("#qa-ask").click()
+    # the generator is cold in this app (extractive is its default): the chat says so while it loads
+    page.locator("#qa-chat").get_by_text("Loading the language model").wait_for(timeout=60_000)
+    assert page.locator("#qa-ask").is_hidden() and page.locator("#qa-stop").is_visible()  # Ask became Stop
+    page.locator("#qa-stop").click()
+    page.locator("#qa-chat").get_by_text("Stopped.").wait_for()
+    page.locator("#qa-ask").wait_for(state="visible")
+    assert page.locator("#qa-stop").is_hidden()
+    page.wait_for_timeout(3000)  # the cancelled answer must not arrive later
+    assert page.locator("#qa-sources [data-qa-cite]").count() == 0
+    assert "9M729" not in page.locator("#qa-chat").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "stopped.png"), full_page=True)
+
+
+def test_generative_stream_never_shows_text_the_answer_lacks(page):
+    _choose_generative(page)
+    page.evaluate(RECORD_FRAMES)
+    # SmolLM2 answers this one itself (greedy, verified), so generated text is what streams
+    page.locator("#qa-question textarea").fill("What did Stoltenberg say NATO will not compromise on?")
+    page.locator("#qa-ask").click()
+    page.wait_for_function("() => document.querySelector('#qa-sources [data-qa-cite^=\"0-\"], #qa-sources .qa-refusal')",
+                           timeout=240_000)
+    page.wait_for_timeout(500)
+    frames = page.evaluate("() => window.__frames")
+    final = frames[-1]["text"]
+    assert final, frames[-1]
+    assert "generated answer was not used" not in " ".join(frames[-1]["status"]) and "compromise" in final
+    shown = [f["text"] for f in frames if f["text"] and f["text"] != "…"]
+    for text in shown:  # every streamed frame is the start of the final answer, never text it drops
+        assert final.startswith(text.rstrip(" …")), (text, final)
+    page.screenshot(path=str(ARTIFACTS / "generative_answer.png"), full_page=True)
+
+
+def test_filter_chips_render_refuse_with_the_filter_and_remove(page):
+    page.get_by_role("button", name="Options").click()
+    page.get_by_label("To date").fill("2021-12-31")
+    chip = page.locator("#qa-chip-to")
+    chip.wait_for(state="visible")
+    assert chip.inner_text().startswith("To 2021-12-31")
+    assert "undated articles excluded" in page.locator("#qa-chip-note").inner_text()
+    ask(page, "Who said NATO is not a dove of peace?", 0)
+    chat = page.locator("#qa-chat").inner_text()
+    assert "within the filter (dated to 2021-12-31)" in chat and "Searched articles: dated to 2021-12-31" in chat
+    page.screenshot(path=str(ARTIFACTS / "filter_chips.png"), full_page=True)
+    chip.click()  # one click removes the filter
+    chip.wait_for(state="hidden")
+    assert page.get_by_label("To date").input_value() == ""
+    page.locator("#qa-question textarea").fill("Who said NATO is not a dove of peace?")
+    page.locator("#qa-ask").click()
+    page.wait_for_selector('#qa-sources [data-qa-cite^="1-"]')  # answered, this time
+    assert "Peskov" in page.locator("#qa-chat").inner_text().split("dove of peace?")[-1]
+
+
+def test_an_empty_question_gets_a_hint(page):
+    page.locator("#qa-ask").click()
+    page.get_by_text("Type a question about the articles first").first.wait_for()
+
+
+# A character the page's fonts lack is drawn as the font's empty box (.notdef), the same
+# box for every missing character: compare each character's pixels with a private-use one's.
+MISSING_GLYPHS = """(chars) => {
+  const c = document.createElement('canvas'); c.width = 40; c.height = 40;
+  const g = c.getContext('2d', {willReadFrequently: true});
+  const font = getComputedStyle(document.querySelector('#qa-chat')).fontFamily;
+  const draw = ch => { g.clearRect(0, 0, 40, 40); g.font = `28px ${font}`; g.fillText(ch, 4, 30);
+                       return g.getImageData(0, 0, 40, 40).data.join(','); };
+  const box = draw('\\uE000');
+  return chars.filter(ch => draw(ch) === box);
+}"""
+
+
+def test_no_character_renders_as_a_missing_glyph_box(page):
+    ask(page, "What did Peskov say about NATO?", 0)
+    page.get_by_role("button", name="Options").click()
+    page.get_by_label("From date").fill("2022-13-45")
+    page.locator("#qa-question textarea").fill("Which missile violates the INF treaty?")
+    page.locator("#qa-ask").click()
+    page.locator("#qa-chat").get_by_text("is not a date like").wait_for()
+    page.screenshot(path=str(ARTIFACTS / "glyphs.png"), full_page=True)
+    text = page.locator("body").inner_text()
+    chars = sorted({ch for ch in text if ord(ch) > 127 and not ch.isspace()})
+    assert chars  # quotes, dashes, ×, ·: the check has something to check
+    assert page.evaluate(MISSING_GLYPHS, chars) == []
+    assert page.evaluate(MISSING_GLYPHS, ["\u2757"]) == ["\u2757"]  # the old ❗ was such a box here
