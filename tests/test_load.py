@@ -62,6 +62,8 @@ def test_a_full_queue_says_so_at_once_instead_of_hanging(bundled_index_dir, tmp_
     with Server(index, tmp_path / "app.log", QA_QUEUE_CONCURRENCY="1", QA_QUEUE_MAX_SIZE="1") as s:
         b = burst(s.url, 10)
     assert b["hung"] == 0 and b["errors"] == 0, b["other_messages"]
-    assert b["busy"] >= 1 and b["answered"] >= 2, b
+    # at least the running one is answered; whether the one waiting slot is taken before the
+    # burst's second request arrives is a race (under CPU load it often is not)
+    assert b["busy"] >= 1 and b["answered"] >= 1 and b["busy"] + b["answered"] == b["requests"], b
     assert b["busy_message"] == "QueueError: Queue is full! Please try again."
     assert b["slowest_busy_reply_s"] < 30  # told straight away, not after waiting its turn
