@@ -111,6 +111,15 @@ def ask(page, question: str, turn: int) -> None:
                     || document.querySelector('#qa-sources .qa-refusal')""", arg=turn)
 
 
+def ask_with_a_bad_date(page) -> None:
+    """Set an impossible From date and ask: the chat shows the error."""
+    page.get_by_role("button", name="Options").click()
+    page.get_by_label("From date").fill("2022-13-45")
+    page.locator("#qa-question textarea").fill("Which missile violates the INF treaty?")
+    page.locator("#qa-ask").click()
+    page.locator("#qa-chat").get_by_text("is not a date like").wait_for()
+
+
 def test_answer_marker_opens_highlighted_passage(page):
     ask(page, "Which missile violates the INF treaty?", 0)
     marker = page.locator('#qa-chat a[href="#qa-cite-0-1"]').first
@@ -186,11 +195,7 @@ def test_refusal_and_bad_date_are_shown_as_such(page):
     ask(page, "What is the boiling point of liquid nitrogen on Mars?", 0)
     assert page.locator("#qa-sources .qa-refusal").is_visible()
     assert "Not answered" in page.locator("#qa-chat").inner_text()
-    page.get_by_role("button", name="Options").click()
-    page.get_by_label("From date").fill("2022-13-45")
-    page.locator("#qa-question textarea").fill("Which missile violates the INF treaty?")
-    page.locator("#qa-ask").click()
-    page.locator("#qa-chat").get_by_text("is not a date like").wait_for()
+    ask_with_a_bad_date(page)
     page.screenshot(path=str(ARTIFACTS / "refusal_and_bad_date.png"), full_page=True)
     assert page.locator("#qa-sources .qa-refusal, #qa-sources [data-qa-cite]").count() == 0  # the error cleared them
 
@@ -296,11 +301,7 @@ MISSING_GLYPHS = """(chars) => {
 
 def test_no_character_renders_as_a_missing_glyph_box(page):
     ask(page, "What did Peskov say about NATO?", 0)
-    page.get_by_role("button", name="Options").click()
-    page.get_by_label("From date").fill("2022-13-45")
-    page.locator("#qa-question textarea").fill("Which missile violates the INF treaty?")
-    page.locator("#qa-ask").click()
-    page.locator("#qa-chat").get_by_text("is not a date like").wait_for()
+    ask_with_a_bad_date(page)
     page.screenshot(path=str(ARTIFACTS / "glyphs.png"), full_page=True)
     text = page.locator("body").inner_text()
     chars = sorted({ch for ch in text if ord(ch) > 127 and not ch.isspace()})
