@@ -11,6 +11,7 @@ services it needs through the small `Services` protocol; it never imports the As
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import time
 from dataclasses import replace
@@ -18,6 +19,7 @@ from typing import Callable, Iterator, Protocol, Sequence
 
 from qa.compose import closest_passages, compose_extractive, compose_summary, refusal_text, short_answer
 from qa.config import Config
+from qa.dates import mentions, question_period, span_of
 from qa.errors import QAError
 from qa.gate import Evidence, Vocabulary, assess, no_article_in, outside_filter
 from qa.generative import generate
@@ -74,6 +76,43 @@ def sentence_events(text: str) -> Iterator[StreamEvent]:
         yield StreamEvent("delta", piece)
 
 
+POOL = 4  # with a period the question names, this many times top_k passages are searched for ones about it
+_IN_TIME = {"mentions": "about", "published": "dated"}
+
+
+def today_of(services: Services) -> dt.date:
+    """"Today" for the question's relative dates: config `today`, else the newest article's date."""
+    if services.config.today:
+        return dt.date.fromisoformat(services.config.today)
+    newest = max((a.date for a in services.index.articles.values() if a.date), default=None)
+    return dt.date.fromisoformat(span_of(newest)[1]) if newest else dt.date.today()
+
+
+def search_in_time(services: Services, asked: str, query: str, filters: Filters | None,
+                   top_k: int) -> tuple[list[Hit], dict | None]:
+    """The passages for a question, read in the period it names, and that period as the
+    answer reports it (`date_filter`), or None.
+
+    Only a period that bounds the question counts (`Period.scope`). A period about an event
+    ("What happened to the INF Treaty in 2019?") keeps the passages,
+    among the best POOL * top_k, that were published in it or mention a day in it: a 2020
+    article about 2019 is found. Publication ("articles from 2020"), or no passage about
+    the period, filters on the publication date instead. A date filter the user set wins
+    over the question's words."""
+    today = today_of(services)
+    period = None if (filters is not None and filters.has_dates) else question_period(asked, today)
+    if period is None or not period.scope:  # a dated detail ("who met on January 12") is a search term, no more
+        return services.search(query, k=top_k, filters=filters), None
+    if not period.publication:
+        pool = services.search(query, k=top_k * POOL, filters=filters)
+        about = [h for h in pool if (h.article.date and period.contains(h.article.date))
+                 or mentions(h.chunk.text, period, dt.date.fromisoformat(span_of(h.article.date)[0]) if h.article.date else today)]
+        if about:
+            return about[:top_k], period.to_dict() | {"applied": "mentions"}
+    dated = replace(filters or Filters(), date_from=period.start, date_to=period.end)
+    return services.search(query, k=top_k, filters=dated), period.to_dict() | {"applied": "published"}
+
+
 def answer_events(
     services: Services, question: str, history: Sequence[str], filters: Filters | None, mode: str, top_k: int
 ) -> Iterator[StreamEvent]:
@@ -99,7 +138,10 @@ def answer_events(
     if filtered:
         undated = sum(1 for a in services.index.articles.values() if not a.date) if filters.has_dates else 0
         applied = filters.to_dict() | {"undated_excluded": undated}
-    hits = services.search(query, k=top_k, filters=filters)
+    hits, date_filter = search_in_time(services, asked, query, filters, top_k)
+    if date_filter:
+        yield StreamEvent("status", f"Searched articles {_IN_TIME[date_filter['applied']]} {date_filter['describe']} "
+                                    f"(“{date_filter['text']}”)")
     lap("retrieve")
     ranker = load_ranker(config.answer_ranker)
     calibration = load_calibration(config.answer_ranker)
@@ -110,6 +152,8 @@ def answer_events(
                       summary=request.summary)
 
     evidence = gate(hits)
+    if date_filter and not hits:
+        evidence = replace(evidence, reason=f"no article is dated {date_filter['describe']} (“{date_filter['text']}”)")
     if filtered:  # is the filter why there is no good answer? (one more search and ranking, only with a filter)
         if not hits:
             evidence = replace(evidence, reason=no_article_in(filters, applied["undated_excluded"]))
@@ -128,7 +172,7 @@ def answer_events(
         return StreamEvent("final", answer=Answer(
             question=question, search_query=query, text=text, refused=refused, mode=used_mode,
             citations=tuple(citations), closest=tuple(closest), verification=verification, timings_ms=dict(timings),
-            short_answer=short, filters=applied,
+            short_answer=short, filters=applied, date_filter=date_filter,
         ))
 
     if not evidence.answerable:

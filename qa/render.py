@@ -127,6 +127,10 @@ def answer_markdown(answer: dict[str, Any], turn: int) -> str:
     rewritten = searched_for(answer)
     if rewritten:
         parts.append(f"*Searched for: {md_escape(rewritten)}*")
+    period = answer.get("date_filter")
+    if period:
+        how = "about" if period.get("applied") == "mentions" else "dated"
+        parts.append(f"*Searched articles {how} {md_escape(period.get('describe', ''))} (“{md_escape(period.get('text', ''))}”)*")
     applied = answer.get("filters")
     if applied:
         parts.append(f"*Searched articles: {md_escape(filter_text(applied))}*")

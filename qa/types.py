@@ -175,6 +175,10 @@ class Answer:
     # the filters the search applied (`Filters.to_dict()` plus "undated_excluded": articles
     # without a date that a date filter left out); None when nothing restricted it
     filters: dict[str, Any] | None = None
+    # the period the question named ("in February 2020": `qa.dates.Period.to_dict()` plus
+    # "applied": "mentions" = passages published in or naming a day of it, "published" =
+    # a filter on publication date); None when the question names no time
+    date_filter: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -186,6 +190,7 @@ class Answer:
             "citations": [c.to_dict() for c in self.citations],
             "short_answer": self.short_answer.to_dict() if self.short_answer else None,
             "filters": self.filters,
+            "date_filter": self.date_filter,
             "closest": [c.to_dict() for c in self.closest],
             "verification": self.verification,
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
