@@ -56,15 +56,38 @@ _DATE_FORMS = (  # (regex, order of year/month/day groups)
 _WEEKDAY = re.compile(r"^(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+", re.I)
 
 
+_PARTIAL_FORMS = (  # a month or a year only: kept with that precision
+    (re.compile(r"(\d{4})-(\d{1,2})"), "ym"),
+    (re.compile(r"(\d{4})/(\d{1,2})"), "ym"),
+    (re.compile(rf"{_MON},? (\d{{4}})"), "my"),
+    (re.compile(r"(\d{4})"), "y"),
+)
+
+
 def normalise_date(s: object) -> str | None:
-    """An ISO `YYYY-MM-DD` for a date written in a common way, else None.
+    """An ISO date for a date written in a common way, with its precision (`YYYY-MM-DD`,
+    or `YYYY-MM` / `YYYY` when only the month or year is given), else None.
 
     >>> [normalise_date(x) for x in ("2020-02-12T10:00:00Z", "12 February 2020", "Feb 12, 2020", "2020/02/12", "soon")]
     ['2020-02-12', '2020-02-12', '2020-02-12', '2020-02-12', None]
+    >>> [normalise_date(x) for x in ("2023-12", "December 2023", "2023", "2023-13")]
+    ['2023-12', '2023-12', '2023', None]
     """
     if not isinstance(s, str):
         return None
     s = _WEEKDAY.sub("", " ".join(s.split()))
+    for pattern, order in _PARTIAL_FORMS:
+        m = pattern.fullmatch(s)
+        if not m:
+            continue
+        parts = dict(zip(order, m.groups()))
+        if not 1000 <= int(parts["y"]) <= 2999:
+            return None
+        if "m" not in parts:
+            return parts["y"]
+        month = parts["m"]
+        month_no = int(month) if month.isdigit() else MONTH_NUMBERS.get(month.lower())
+        return f"{parts['y']}-{month_no:02d}" if month_no and 1 <= month_no <= 12 else None
     for pattern, order in _DATE_FORMS:
         m = pattern.fullmatch(s)
         if not m:

@@ -30,6 +30,7 @@ from functools import lru_cache
 
 from qa.errors import QAError
 from qa.lexicon import MONTH_NUMBERS, MONTH_PATTERN, NUMBER_WORDS
+from qa.text import date_span
 
 OPEN_START = dt.date(1, 1, 1)
 OPEN_END = dt.date(9999, 12, 31)
@@ -70,19 +71,7 @@ class Period:
                 "describe": self.describe()}
 
 
-def span_of(iso: str) -> tuple[str, str]:
-    """First and last day of an ISO date that may be partial.
-
-    >>> span_of("2020-02"), span_of("2021"), span_of("2022-01-14")
-    (('2020-02-01', '2020-02-29'), ('2021-01-01', '2021-12-31'), ('2022-01-14', '2022-01-14'))
-    """
-    parts = iso.split("-")
-    if len(parts) == 1:
-        return f"{parts[0]}-01-01", f"{parts[0]}-12-31"
-    if len(parts) == 2:
-        y, m = int(parts[0]), int(parts[1])
-        return f"{y:04d}-{m:02d}-01", f"{y:04d}-{m:02d}-{calendar.monthrange(y, m)[1]:02d}"
-    return iso, iso
+span_of = date_span  # the days an ISO date, full or partial, covers (qa.text.date_span)
 
 
 # --- date expressions ----------------------------------------------------------------------

@@ -7,6 +7,7 @@ are lower-cased, stop-word-filtered Snowball stems: "missiles" and "missile" mat
 
 from __future__ import annotations
 
+import calendar
 import re
 from functools import lru_cache
 
@@ -153,12 +154,35 @@ def names(text: str) -> set[str]:
 
 
 def human_date(iso: str | None) -> str | None:
-    """An ISO date as people write it.
+    """An ISO date, full or partial (its precision kept), as people write it.
 
-    >>> human_date("2020-02-12")
-    '12 February 2020'
+    >>> human_date("2020-02-12"), human_date("2023-12"), human_date("2023")
+    ('12 February 2020', 'December 2023', '2023')
     """
     if not iso:
         return None
-    y, m, d = iso.split("-")
+    parts = iso.split("-")
+    if len(parts) == 1:
+        return parts[0]
+    if len(parts) == 2:
+        return f"{MONTHS[int(parts[1]) - 1].title()} {parts[0]}"
+    y, m, d = parts
     return f"{int(d)} {MONTHS[int(m) - 1].title()} {y}"
+
+
+ISO_DATE = re.compile(r"\d{4}(?:-(0[1-9]|1[0-2])(?:-(0[1-9]|[12]\d|3[01]))?)?")
+
+
+def date_span(iso: str) -> tuple[str, str]:
+    """First and last day of an ISO date that may be partial (an article dated "2023-12").
+
+    >>> date_span("2020-02"), date_span("2021"), date_span("2022-01-14")
+    (('2020-02-01', '2020-02-29'), ('2021-01-01', '2021-12-31'), ('2022-01-14', '2022-01-14'))
+    """
+    parts = iso.split("-")
+    if len(parts) == 1:
+        return f"{parts[0]}-01-01", f"{parts[0]}-12-31"
+    if len(parts) == 2:
+        y, m = int(parts[0]), int(parts[1])
+        return f"{y:04d}-{m:02d}-01", f"{y:04d}-{m:02d}-{calendar.monthrange(y, m)[1]:02d}"
+    return iso, iso

@@ -12,6 +12,8 @@ import hashlib
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from qa.text import ISO_DATE, date_span
+
 
 def content_id(*parts: object, length: int = 16) -> str:
     """A short stable hash of its parts: `content_id("a.txt", 0, 10)` is the same every run."""
@@ -26,7 +28,7 @@ class Article:
     id: str
     text: str
     title: str = ""
-    date: str | None = None  # ISO date YYYY-MM-DD when known
+    date: str | None = None  # ISO date when known, with its precision: YYYY-MM-DD, YYYY-MM or YYYY
     publisher: str | None = None
     url: str | None = None
     path: str | None = None  # where it was read from, for messages only
@@ -36,8 +38,8 @@ class Article:
             raise ValueError("Article.id must be non-empty")
         if not self.text or not self.text.strip():
             raise ValueError(f"Article {self.id!r} has no text")
-        if self.date is not None and (len(self.date) != 10 or self.date[4] != "-" or self.date[7] != "-"):
-            raise ValueError(f"Article {self.id!r}: date {self.date!r} is not YYYY-MM-DD")
+        if self.date is not None and not ISO_DATE.fullmatch(self.date):
+            raise ValueError(f"Article {self.id!r}: date {self.date!r} is not YYYY-MM-DD, YYYY-MM or YYYY")
 
     @property
     def checksum(self) -> str:
@@ -202,7 +204,7 @@ class Filters:
     """Restrict retrieval to a date range (inclusive, ISO dates), publishers or article ids.
 
     Empty tuples and None mean "no restriction". Articles without a date never match a
-    date filter.
+    date filter; one dated to a month or year matches when that month or year overlaps it.
     """
 
     date_from: str | None = None
@@ -246,9 +248,10 @@ class Filters:
         if self.date_from or self.date_to:
             if not article.date:
                 return False
-            if self.date_from and article.date < self.date_from:
+            first, last = date_span(article.date)  # an article dated "2023-12" matches any day of December
+            if self.date_from and last < self.date_from:
                 return False
-            if self.date_to and article.date > self.date_to:
+            if self.date_to and first > self.date_to:
                 return False
         return True
 

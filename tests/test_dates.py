@@ -146,3 +146,23 @@ def test_a_user_date_filter_wins_over_the_question_s_words(assistant):
 ])
 def test_a_period_bounds_the_question_or_dates_a_detail(question, scope):
     assert question_period(question, TODAY).scope is scope
+
+
+# --- articles dated to a month or a year ---------------------------------------------------
+
+def test_partial_dates_are_kept_with_their_precision(tmp_path):
+    from qa.ingest import read_file
+    from qa.text import human_date
+    from qa.types import Filters
+
+    f = tmp_path / "wire.jsonl"
+    f.write_text('{"id": "m", "text": "NATO met in December.", "date": "2023-12"}\n'
+                 '{"id": "y", "text": "NATO met that year.", "date": "2023"}\n'
+                 '{"id": "w", "text": "NATO met once.", "date": "December 2023"}\n', encoding="utf-8")
+    articles, warnings = read_file(f)
+    assert [a.date for a in articles] == ["2023-12", "2023", "2023-12"] and warnings == []
+    assert human_date("2023-12") == "December 2023"
+    december, year = articles[0], articles[1]
+    assert Filters(date_from="2023-12-05", date_to="2023-12-06").accepts(december)  # overlaps the month
+    assert not Filters(date_from="2024-01-01").accepts(december)
+    assert Filters(date_to="2023-03-01").accepts(year) and not Filters(date_to="2022-12-31").accepts(year)
