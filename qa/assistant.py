@@ -127,7 +127,9 @@ class Assistant:
     def articles(self) -> list[dict]:
         index = self._current_index()
         counts = index.chunk_counts()
-        return [a.meta() | {"chunks": counts[a.id]} for a in index.articles.values()]
+        groups = index.wire_groups()
+        return [a.meta() | {"chunks": counts[a.id], "same_story": [x for x in groups.get(a.id, ()) if x != a.id]}
+                for a in index.articles.values()]
 
     def stats(self) -> dict:
         index = self._current_index()

@@ -35,7 +35,16 @@ def citation(n: int, hit: Hit, start: int, end: int, score: float) -> Citation:
     return Citation(
         n=n, source=a.id, title=a.title, date=a.date, publisher=a.publisher, url=a.url,
         quote=a.text[start:end], start=start, end=end, score=score,
+        also_in=tuple({"source": c.id, "publisher": c.publisher, "date": c.date} for c in hit.also_in),
     )
+
+
+def outlets(hit: Hit) -> str:
+    """Who published a passage, and who else ran the same story:
+    "TASS, 12 February 2020; also in Gazeta.ru, RT"."""
+    lead = attribution(hit.article)
+    others = list(dict.fromkeys(c.publisher or c.id for c in hit.also_in))
+    return f"{lead}; also in {', '.join(others)}" if others and lead else lead
 
 
 def balanced_quotes(sentence: str) -> str:
@@ -66,7 +75,7 @@ def attributed(sentences: Sequence[str], cited_hits: Sequence[Hit | None]) -> st
     parts: list[str] = []
     last = None
     for sentence, hit in zip(sentences, cited_hits):
-        lead = attribution(hit.article) if hit is not None and hit.article.id != last else ""
+        lead = outlets(hit) if hit is not None and hit.article.id != last else ""
         parts.append(f"{lead}: {sentence}" if lead else sentence)
         last = hit.article.id if hit is not None else last
     return " ".join(parts)

@@ -20,7 +20,7 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from qa.compose import attribution, citation, closest_passages
+from qa.compose import citation, closest_passages, outlets
 from qa.gate import Evidence, has_count
 from qa.text import bare, has_date, names, terms
 from qa.types import Citation, Hit, StreamEvent
@@ -150,7 +150,7 @@ class Draft:
             self.renumber.setdefault(int(m.group(1)), len(self.renumber) + 1)
         first = MARKER.search(sentence)
         hit = self.shown[int(first.group(1)) - 1] if first else None
-        lead = attribution(hit.article) if hit is not None and hit.article.id != self._last_article else ""
+        lead = outlets(hit) if hit is not None and hit.article.id != self._last_article else ""
         self._last_article = hit.article.id if hit is not None else self._last_article
         text = MARKER.sub(lambda m: f"[{self.renumber[int(m.group(1))]}]", sentence)
         piece = (" " if self.pieces else "") + (f"{lead}: {text}" if lead else text)

@@ -62,6 +62,17 @@ class Index:
     def faiss(self):
         return self._faiss
 
+    def wire_groups(self) -> dict[str, tuple[str, ...]]:
+        """{article id: its wire-copy group, in corpus order} for articles with a near-duplicate
+        (qa/wire.py); computed once per snapshot, when first asked."""
+        groups = self.__dict__.get("_wire_groups")
+        if groups is None:
+            from qa.wire import wire_groups
+
+            groups = wire_groups(self.articles)
+            object.__setattr__(self, "_wire_groups", groups)
+        return groups
+
     def chunk_counts(self) -> dict[str, int]:
         counts = dict.fromkeys(self.articles, 0)
         for c in self.chunks:

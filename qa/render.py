@@ -203,6 +203,10 @@ def _meta_line(c: dict[str, Any]) -> str:
     bits.append(f"<code class='qa-id'>{esc(c.get('source'))}</code>")
     if c.get("url"):
         bits.append(f"<span class='qa-url'>{link(c.get('url'))}</span>")
+    also = c.get("also_in") or []
+    if also:  # the same story from other outlets (wire copies)
+        runs = ", ".join(esc(" ".join(x for x in (o.get("publisher") or o.get("source"), o.get("date")) if x)) for o in also)
+        bits.append(f"<span class='qa-also'>also in {runs}</span>")
     return " · ".join(bits)
 
 
@@ -280,6 +284,7 @@ def corpus_html(articles: list[dict[str, Any]]) -> str:
         f"<td><code>{esc(a.get('id'))}</code></td><td>{esc(a.get('title'))}</td>"
         f"<td>{esc(a.get('date') or '')}</td><td>{esc(a.get('publisher') or '')}</td>"
         f"<td>{link(a.get('url')) if a.get('url') else ''}</td><td>{esc(a.get('chunks'))}</td>"
+        f"<td>{esc(', '.join(a.get('same_story') or []))}</td>"
         "</tr>"
         for a in articles
     )
@@ -287,7 +292,7 @@ def corpus_html(articles: list[dict[str, Any]]) -> str:
     return (
         f"<div class='qa-corpus'><div>{len(articles)} articles, {total} chunks</div>"
         "<table><thead><tr><th>id</th><th>title</th><th>date</th><th>publisher</th><th>url</th>"
-        f"<th>chunks</th></tr></thead><tbody>{rows}</tbody></table></div>"
+        f"<th>chunks</th><th>same story as</th></tr></thead><tbody>{rows}</tbody></table></div>"
     )
 
 

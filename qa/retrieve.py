@@ -3,7 +3,9 @@
 Dense vectors find paraphrases ("weapon" for "missile"); BM25 finds exact names and
 numbers ("9M729") that a small embedding model blurs. Reciprocal-rank fusion (RRF) needs
 no score calibration between the two: score = sum of weight / (rrf_k + rank). Filters are
-applied before ranking, so a filtered search still returns up to k hits when k exist.
+applied before ranking, so a filtered search still returns up to k hits when k exist. Wire
+copies of one story (qa/wire.py) give one passage, from the best-ranked outlet, which
+carries the others in `Hit.also_in`.
 """
 
 from __future__ import annotations
@@ -62,14 +64,23 @@ class Retriever:
         d_score = dict(zip((int(i) for i in dense[0]), (float(s) for s in dense[1])))
         b_score = dict(zip((int(i) for i in sparse[0]), (float(s) for s in sparse[1])))
         # Ties (common for a chunk found by one retriever only) go to the dense similarity.
-        order = sorted(fused, key=lambda i: (-fused[i], -d_score.get(i, -1.0), i))[:k]
-        return [
-            Hit(
-                chunk=index.chunks[i], article=index.article_of(index.chunks[i]), score=fused[i],
-                dense_rank=d_rank.get(i), bm25_rank=b_rank.get(i), dense_score=d_score.get(i), bm25_score=b_score.get(i),
-            )
-            for i in order
-        ]
+        order = sorted(fused, key=lambda i: (-fused[i], -d_score.get(i, -1.0), i))
+        groups = index.wire_groups()
+        hits: list[Hit] = []
+        story: dict[tuple[str, ...], str] = {}  # wire-copy group -> the article whose passages stand for it
+        for i in order:
+            chunk = index.chunks[i]
+            group = groups.get(chunk.article_id)
+            if group is not None and story.setdefault(group, chunk.article_id) != chunk.article_id:
+                continue  # the same story from another outlet: one passage per story
+            also = tuple(index.articles[a] for a in group if a != chunk.article_id) if group else ()
+            hits.append(Hit(
+                chunk=chunk, article=index.article_of(chunk), score=fused[i], dense_rank=d_rank.get(i),
+                bm25_rank=b_rank.get(i), dense_score=d_score.get(i), bm25_score=b_score.get(i), also_in=also,
+            ))
+            if len(hits) == k:
+                break
+        return hits
 
     def _dense(self, index: Index, query: str, k: int, allowed: np.ndarray | None) -> tuple[list[int], list[float]]:
         q = self.embedder.embed([query])

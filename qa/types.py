@@ -91,6 +91,7 @@ class Hit:
     bm25_rank: int | None = None
     dense_score: float | None = None
     bm25_score: float | None = None
+    also_in: tuple[Article, ...] = ()  # wire copies of this article that retrieval folded into this hit (qa/wire.py)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -125,6 +126,8 @@ class Citation:
     start: int
     end: int
     score: float
+    # other outlets that ran the same story (wire copies): [{"source", "publisher", "date"}]
+    also_in: tuple[dict[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         if self.n < 1:
@@ -135,6 +138,7 @@ class Citation:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["score"] = round(self.score, 6)
+        d["also_in"] = [dict(x) for x in self.also_in]
         return d
 
 

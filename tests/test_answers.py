@@ -75,7 +75,7 @@ def test_answer_types():
 def test_json_shape_is_the_cli_contract(assistant):
     d = assistant.ask("What did Peskov say about NATO?").to_dict()
     assert set(d) >= {"question", "search_query", "answer", "refused", "mode", "citations", "short_answer", "timings_ms"}
-    assert set(d["citations"][0]) == {"n", "source", "title", "date", "publisher", "url", "quote", "start", "end", "score"}
+    assert set(d["citations"][0]) == {"n", "source", "title", "date", "publisher", "url", "quote", "start", "end", "score", "also_in"}
     assert {"rewrite", "retrieve", "evidence", "total"} <= set(d["timings_ms"])
     json.dumps(d)
 
