@@ -17,7 +17,8 @@ import time
 from dataclasses import replace
 from typing import Callable, Iterator, Protocol, Sequence
 
-from qa.compose import closest_passages, compose_extractive, compose_summary, refusal_text, short_answer
+from qa.compose import closest_passages, compose_conflict, compose_extractive, compose_summary, refusal_text, short_answer
+from qa.conflicts import conflict
 from qa.config import Config
 from qa.dates import mentions, question_period, span_of
 from qa.errors import QAError
@@ -167,12 +168,13 @@ def answer_events(
     if request.summary:
         verification["summary_of"] = request.topic
 
-    def final(text: str, refused: bool, citations=(), closest=(), used_mode: str = mode, short=None) -> StreamEvent:
+    def final(text: str, refused: bool, citations=(), closest=(), used_mode: str = mode, short=None,
+              conflicts=()) -> StreamEvent:
         timings["total"] = (time.perf_counter() - t0) * 1000
         return StreamEvent("final", answer=Answer(
             question=question, search_query=query, text=text, refused=refused, mode=used_mode,
             citations=tuple(citations), closest=tuple(closest), verification=verification, timings_ms=dict(timings),
-            short_answer=short, filters=applied, date_filter=date_filter,
+            short_answer=short, filters=applied, date_filter=date_filter, conflicts=tuple(conflicts),
         ))
 
     if not evidence.answerable:
@@ -185,6 +187,13 @@ def answer_events(
         lap("extract")
         yield from sentence_events(text)
         yield final(text, False, citations, used_mode="extractive")
+        return
+    sides = conflict(evidence, asked)
+    if sides:  # the passages disagree: say so and cite each side, in either mode, instead of picking one
+        text, citations, values = compose_conflict(sides, hits)
+        lap("extract")
+        yield from sentence_events(text)
+        yield final(text, False, citations, used_mode="extractive", conflicts=[{"what": asked, "values": values}])
         return
     if mode == "generative":
         from qa.generate import load_generator

@@ -18,9 +18,11 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-from qa.gate import DATE_PHRASE, QUANTITY, THRESHOLDS, Evidence, Thresholds, counted_noun
+from qa.gate import THRESHOLDS, Evidence, Thresholds
 from qa.lexicon import COUNT_PATTERN, MONTH_PATTERN, MONTHS, NAME_JOINERS, WEEKDAYS, YEAR
+from qa.conflicts import Side
 from qa.ranker import Candidate
+from qa.spans import span_of_kind
 from qa.text import bare, human_date, names, numbers, split_sentences, stem, terms, words
 from qa.types import Article, Citation, Hit, ShortAnswer
 
@@ -176,6 +178,21 @@ def compose_summary(evidence: Evidence, hits: Sequence[Hit], t: Thresholds = THR
     return quoted(chosen, hits)
 
 
+def compose_conflict(sides: Sequence[Side], hits: Sequence[Hit]) -> tuple[str, tuple[Citation, ...], list[dict]]:
+    """ "Reports differ: dailymail.co.uk says January 20 [1]; IZ says January 10 [2]." followed by
+    the cited sentences, and the `conflicts` entry of the answer's JSON."""
+    chosen = [side.candidates[0] for side in sides]
+    text, citations = quoted(chosen, hits)
+    claims, last = [], None
+    for n, (side, c) in enumerate(zip(sides, chosen), 1):
+        article = hits[c.hit].article
+        who = "the same article also" if article.id == last else (attribution(article) or article.title or article.id)
+        claims.append(f"{who} says {side.value} [{n}]")
+        last = article.id
+    values = [{"value": side.value, "citations": [n]} for n, side in enumerate(sides, 1)]
+    return f"Reports differ: {'; '.join(claims)}. {text}", citations, values
+
+
 def closest_passages(evidence: Evidence, hits: Sequence[Hit], limit: int = 3) -> tuple[Citation, ...]:
     """On refusal: the best sentence of each of the nearest articles, for the reader to check."""
     out: list[Citation] = []
@@ -198,79 +215,6 @@ def refusal_text(evidence: Evidence) -> str:
 
 # --- the short answer ------------------------------------------------------------------
 
-_FULL_DATE = re.compile(
-    rf"\b(?:{MONTH_PATTERN}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}|\d{{1,2}}\s+{MONTH_PATTERN}\s+\d{{4}}"
-    rf"|{MONTH_PATTERN}\s+\d{{4}}|{MONTH_PATTERN}\s+\d{{1,2}}(?:st|nd|rd|th)?|\d{{1,2}}\s+{MONTH_PATTERN}"
-    r"|(?:in |since |by )?(?:1[5-9]\d\d|20\d\d)s?)\b",
-    re.IGNORECASE,
-)
-_NAME_RUN = re.compile(r"[A-Z0-9][\w’'.-]*(?:\s+(?:(?:" + "|".join(sorted(NAME_JOINERS - {"&"})) + r")\s+)?[A-Z0-9][\w’'.-]*)*")
-_ALIAS_AFTER = re.compile(r"\b(?:known as|also called|dubbed|designated|called|code-?named|nicknamed)\s+(?:the\s+)?[\"“']?"
-                          r"([A-Z0-9][\w-]*(?:\s+[A-Z0-9][\w-]*)*)")
-
-
-def _span_of_kind(kind: str, sentence: str, question: str) -> tuple[int, int] | None:
-    asked_names = {bare(w) for w in names(question)} | {bare(w) for w in words(question) if any(ch.isdigit() for ch in w)}
-    asked_numbers = numbers(question)
-    if kind == "date":
-        for m in _FULL_DATE.finditer(sentence):
-            if not set(numbers(m.group(0))) or not set(numbers(m.group(0))) <= asked_numbers:
-                s = m.start() + (len(m.group(0)) - len(m.group(0).lstrip()))
-                for lead in ("in ", "since ", "by "):
-                    if sentence[s:].lower().startswith(lead):
-                        s += len(lead)
-                return s, m.end()
-        return None
-    if kind == "number":
-        masked = DATE_PHRASE.sub(lambda m: " " * len(m.group(0)), sentence)
-        noun = counted_noun(question)
-        found = [m for m in re.finditer(rf"\b(?:{COUNT_PATTERN})\b|(?<![\w-])\d[\d,.]*%?(?![\w-])", masked, re.IGNORECASE)
-                 if not YEAR.match(m.group(0).rstrip(".,%")) and m.group(0).rstrip(".,%").replace(",", "") not in asked_numbers
-                 and m.group(0).lower() != "one"]
-        if noun:
-            near = [m for m in found if any(stem(w)[:6] == noun[:6] for w in re.findall(r"\w+", masked[m.end():m.end() + 40])[:3])]
-            found = near or found
-        if not found:
-            return None
-        m = found[0]
-        return m.start(), m.end() - (1 if m.group(0).endswith((".", ",")) else 0)
-    if kind == "alias":
-        for m in _ALIAS_AFTER.finditer(sentence):
-            if bare(m.group(1)) not in asked_names:
-                return m.start(1), m.end(1)
-        codes = [m for m in re.finditer(r"\b[A-Z0-9]+(?:-[A-Z0-9]+)+\b|\b[0-9][A-Z][0-9]+\b", sentence) if bare(m.group(0)) not in asked_names]
-        return (codes[0].start(), codes[0].end()) if codes else None
-    # name / place: a run of capitalised words (not the sentence's first word alone, not a
-    # month or weekday) that the question does not already name. A person is usually two
-    # words ("Dmitry Peskov"), so for "who" the first multi-word run wins; for "where" the
-    # first run after "in", "at", "near" or "from".
-    runs: list[tuple[int, int, int]] = []  # (start, end, words)
-    for m in _NAME_RUN.finditer(sentence):
-        run = m.group(0).rstrip(".,'’")
-        toks = run.split()
-        m_start = m.start()
-        if m_start == 0 and toks and toks[0].lower() in _OPENERS:  # "The Kremlin ...", "According to ..."
-            toks = toks[1:]
-            run = " ".join(toks)
-            m_start = sentence.index(run, m.start()) if run else m_start
-        elif m_start == 0 and len(toks) == 1:
-            continue
-        toks = [t for t in toks if t.lower() not in _CALENDAR]
-        if not toks or all(bare(t) in asked_names for t in toks) or run.split()[0].lower() in _CALENDAR:
-            continue
-        runs.append((m_start, m_start + len(run), len(toks)))
-    if not runs:
-        return None
-    if kind == "place":
-        after = [r for r in runs if re.search(r"\b(?:in|at|near|from)\s+(?:the\s+)?$", sentence[:r[0]])]
-        return (after or runs)[0][:2]
-    return next((r for r in runs if r[2] >= 2), runs[0])[:2]
-
-
-_OPENERS = frozenset({"the", "a", "an", "in", "on", "at", "according", "but", "and", "after", "before", "earlier", "later"})
-_CALENDAR = frozenset(MONTHS) | frozenset(WEEKDAYS) | {m[:3] for m in MONTHS}
-
-
 def short_answer(kind: str | None, chosen: Sequence[Candidate], citations: Sequence[Citation], question: str,
                  hits: Sequence[Hit]) -> ShortAnswer | None:
     """The span of the expected type in the first cited sentence (offsets into its article), or None."""
@@ -279,7 +223,7 @@ def short_answer(kind: str | None, chosen: Sequence[Candidate], citations: Seque
     c = chosen[0]
     # A name may sit in the sentence shown before a "The spokesman …" sentence: search the whole quote.
     base, sentence = (citations[0].start, citations[0].quote) if kind in ("name", "place") else (c.start, c.text)
-    span = _span_of_kind(kind, sentence, question)
+    span = span_of_kind(kind, sentence, question)
     if span is None or span[1] <= span[0]:
         return None
     start, end = base + span[0], base + span[1]
@@ -288,4 +232,4 @@ def short_answer(kind: str | None, chosen: Sequence[Candidate], citations: Seque
 
 
 __all__ = ["attributed", "attribution", "balanced_quotes", "choose", "citation", "closest_passages",
-           "compose_extractive", "compose_summary", "refers_back", "refusal_text", "short_answer"]
+           "compose_conflict", "compose_extractive", "compose_summary", "refers_back", "refusal_text", "short_answer"]

@@ -147,7 +147,10 @@ def answer_markdown(answer: dict[str, Any], turn: int) -> str:
         numbers = [c["n"] for c in answer.get("citations") or []]
         short = answer.get("short_answer") or {}
         quote = next((c["quote"] for c in answer.get("citations") or [] if c["n"] == short.get("citation")), "")
-        parts.append(chat_text(answer.get("answer") or "", turn, numbers, bold=short.get("text"), after=quote))
+        body = chat_text(answer.get("answer") or "", turn, numbers, bold=short.get("text"), after=quote)
+        if answer.get("conflicts"):  # the visible marker: the passages disagree
+            body = "**Reports differ:**" + body.removeprefix("Reports differ\\:")
+        parts.append(body)
     return "\n\n".join(parts)
 
 

@@ -185,6 +185,9 @@ class Answer:
     # "applied": "mentions" = passages published in or naming a day of it, "published" =
     # a filter on publication date); None when the question names no time
     date_filter: dict[str, Any] | None = None
+    # passages that disagree on the date or number asked for (qa/conflicts.py):
+    # [{"what": question, "values": [{"value": "January 20", "citations": [1]}, ...]}]
+    conflicts: tuple[dict[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -197,6 +200,7 @@ class Answer:
             "short_answer": self.short_answer.to_dict() if self.short_answer else None,
             "filters": self.filters,
             "date_filter": self.date_filter,
+            "conflicts": list(self.conflicts),
             "closest": [c.to_dict() for c in self.closest],
             "verification": self.verification,
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from qa.compose import _span_of_kind, refers_back, with_antecedent
+from qa.compose import refers_back, with_antecedent
+from qa.spans import span_of_kind
 from qa.ranker import Candidate
 from qa.types import Article, Chunk, Hit
 
@@ -21,13 +22,13 @@ from qa.types import Article, Chunk, Hit
     ("alias", "The missile, known as the 9M729 or SSC-8, was shown.", "What is the 9M729 also called?", "SSC-8"),
 ])
 def test_short_answer_is_the_span_of_the_expected_kind(kind, sentence, question, expected):
-    span = _span_of_kind(kind, sentence, question)
+    span = span_of_kind(kind, sentence, question)
     assert span is not None and sentence[span[0]:span[1]].startswith(expected)
 
 
 def test_no_short_answer_when_the_sentence_has_none():
-    assert _span_of_kind("date", "NATO met to discuss the treaty.", "When did NATO meet?") is None
-    assert _span_of_kind("number", "Allies met in Brussels in 2019.", "How many allies met?") is None
+    assert span_of_kind("date", "NATO met to discuss the treaty.", "When did NATO meet?") is None
+    assert span_of_kind("number", "Allies met in Brussels in 2019.", "How many allies met?") is None
 
 
 def test_a_sentence_that_refers_back_is_shown_with_the_one_before():

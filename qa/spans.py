@@ -1,0 +1,96 @@
+"""The answer inside a sentence: the date, number, name, place or other name a question asks for.
+
+Used for the short answer shown in bold (qa/compose.py) and for telling two reports apart
+when they give different values for the same thing (qa/conflicts.py).
+"""
+
+from __future__ import annotations
+
+import re
+
+from qa.gate import DATE_PHRASE, counted_noun
+from qa.lexicon import COUNT_PATTERN, MONTH_PATTERN, MONTHS, NAME_JOINERS, WEEKDAYS, YEAR
+from qa.text import bare, names, numbers, stem, words
+
+
+_FULL_DATE = re.compile(
+    rf"\b(?:{MONTH_PATTERN}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}|\d{{1,2}}\s+{MONTH_PATTERN}\s+\d{{4}}"
+    rf"|{MONTH_PATTERN}\s+\d{{4}}|{MONTH_PATTERN}\s+\d{{1,2}}(?:st|nd|rd|th)?|\d{{1,2}}\s+{MONTH_PATTERN}"
+    r"|(?:in |since |by )?(?:1[5-9]\d\d|20\d\d)s?)\b",
+    re.IGNORECASE,
+)
+_NAME_RUN = re.compile(r"[A-Z0-9][\w’'.-]*(?:\s+(?:(?:" + "|".join(sorted(NAME_JOINERS - {"&"})) + r")\s+)?[A-Z0-9][\w’'.-]*)*")
+_ALIAS_AFTER = re.compile(r"\b(?:known as|also called|dubbed|designated|called|code-?named|nicknamed)\s+(?:the\s+)?[\"“']?"
+                          r"([A-Z0-9][\w-]*(?:\s+[A-Z0-9][\w-]*)*)")
+
+
+def span_of_kind(kind: str, sentence: str, question: str) -> tuple[int, int] | None:
+    """(start, end) in `sentence` of the first thing of `kind` ("date", "number", "alias",
+    "name", "place") that the question does not already state, or None.
+
+    >>> s = "Talks began in Geneva on January 20, focusing on guarantees."
+    >>> a, b = span_of_kind("date", s, "When did the talks begin?"); s[a:b]
+    'January 20'
+    """
+    asked_names = {bare(w) for w in names(question)} | {bare(w) for w in words(question) if any(ch.isdigit() for ch in w)}
+    asked_numbers = numbers(question)
+    if kind == "date":
+        for m in _FULL_DATE.finditer(sentence):
+            if not set(numbers(m.group(0))) or not set(numbers(m.group(0))) <= asked_numbers:
+                s = m.start() + (len(m.group(0)) - len(m.group(0).lstrip()))
+                for lead in ("in ", "since ", "by "):
+                    if sentence[s:].lower().startswith(lead):
+                        s += len(lead)
+                return s, m.end()
+        return None
+    if kind == "number":
+        masked = DATE_PHRASE.sub(lambda m: " " * len(m.group(0)), sentence)
+        noun = counted_noun(question)
+        found = [m for m in re.finditer(rf"\b(?:{COUNT_PATTERN})\b|(?<![\w-])\d[\d,.]*%?(?![\w-])", masked, re.IGNORECASE)
+                 if not YEAR.match(m.group(0).rstrip(".,%")) and m.group(0).rstrip(".,%").replace(",", "") not in asked_numbers
+                 and m.group(0).lower() != "one"]
+        if noun:
+            near = [m for m in found if any(stem(w)[:6] == noun[:6] for w in re.findall(r"\w+", masked[m.end():m.end() + 40])[:3])]
+            found = near or found
+        if not found:
+            return None
+        m = found[0]
+        return m.start(), m.end() - (1 if m.group(0).endswith((".", ",")) else 0)
+    if kind == "alias":
+        for m in _ALIAS_AFTER.finditer(sentence):
+            if bare(m.group(1)) not in asked_names:
+                return m.start(1), m.end(1)
+        codes = [m for m in re.finditer(r"\b[A-Z0-9]+(?:-[A-Z0-9]+)+\b|\b[0-9][A-Z][0-9]+\b", sentence) if bare(m.group(0)) not in asked_names]
+        return (codes[0].start(), codes[0].end()) if codes else None
+    # name / place: a run of capitalised words (not the sentence's first word alone, not a
+    # month or weekday) that the question does not already name. A person is usually two
+    # words ("Dmitry Peskov"), so for "who" the first multi-word run wins; for "where" the
+    # first run after "in", "at", "near" or "from".
+    runs: list[tuple[int, int, int]] = []  # (start, end, words)
+    for m in _NAME_RUN.finditer(sentence):
+        run = m.group(0).rstrip(".,'’")
+        toks = run.split()
+        m_start = m.start()
+        if m_start == 0 and toks and toks[0].lower() in _OPENERS:  # "The Kremlin ...", "According to ..."
+            toks = toks[1:]
+            run = " ".join(toks)
+            m_start = sentence.index(run, m.start()) if run else m_start
+        elif m_start == 0 and len(toks) == 1:
+            continue
+        toks = [t for t in toks if t.lower() not in _CALENDAR]
+        if not toks or all(bare(t) in asked_names for t in toks) or run.split()[0].lower() in _CALENDAR:
+            continue
+        runs.append((m_start, m_start + len(run), len(toks)))
+    if not runs:
+        return None
+    if kind == "place":
+        after = [r for r in runs if re.search(r"\b(?:in|at|near|from)\s+(?:the\s+)?$", sentence[:r[0]])]
+        return (after or runs)[0][:2]
+    return next((r for r in runs if r[2] >= 2), runs[0])[:2]
+
+
+_OPENERS = frozenset({"the", "a", "an", "in", "on", "at", "according", "but", "and", "after", "before", "earlier", "later"})
+_CALENDAR = frozenset(MONTHS) | frozenset(WEEKDAYS) | {m[:3] for m in MONTHS}
+
+
+__all__ = ["span_of_kind"]

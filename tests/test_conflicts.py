@@ -1,0 +1,83 @@
+"""Conflicting reports: values read from sentences, compared, and said in the answer."""
+
+import json
+
+import pytest
+
+from qa.conflicts import clause, compatible, values_in
+from qa.render import answer_markdown
+from tests.conftest import ROOT
+
+GENEVA = "When did the Geneva talks begin?"
+
+
+def test_values_are_the_dates_or_amounts_the_question_does_not_state():
+    assert [k for *_, k in values_in("date", "LINDMARK, May 22 (Delta News) - The bridge opened on May 21, 2023.", "When?")] == [
+        ("day", 2023, 5, 21)]  # the dateline's date is when the story was filed
+    assert [k for *_, k in values_in("number", "The 1,240-metre bridge cost 290 million euros.", "How much did it cost?")] == [
+        ("amount", 290.0)]  # "1,240-metre" is not the amount 1
+    assert [k for *_, k in values_in("number", "Two people died and 1,200 residents left.", "How many residents left?")] == [
+        ("amount", 1200.0)]  # "how many residents": amounts of residents only
+    assert values_in("date", "NATO met in 2019.", "What happened in 2019?") == []  # the question's own date
+
+
+def test_values_conflict_only_when_both_cannot_be_true():
+    assert not compatible(("day", None, 1, 20), ("day", 2022, 1, 10))
+    assert compatible(("month", 2022, 1, None), ("day", None, 1, 12))
+    assert not compatible(("amount", 12.0), ("amount", 17.0)) and compatible(("amount", 40.0), ("amount", 40.0))
+
+
+def test_a_clause_is_what_a_value_dates():
+    s = "Talks on January 10, 2022, the NATO-Russia Council Meeting on January 12, and more"
+    at = s.index("January 12")
+    assert clause(s, at, at + 10, [(9, 25)]).strip() == "the NATO-Russia Council Meeting on January 12"
+    s = "On January 10, a meeting of the delegations took place in Geneva."
+    assert "Geneva" in clause(s, 3, 13)  # an opening date runs on into the clause it dates
+
+
+def test_the_geneva_talks_conflict_is_reported_with_both_sides(assistant):
+    a = assistant.ask(GENEVA, mode="extractive")
+    assert not a.refused and a.text.startswith("Reports differ: ")
+    (c,) = a.conflicts
+    values = {v["value"] for v in c["values"]}
+    assert "January 20" in values and any(v.startswith("January 10") for v in values)
+    cited = {n for v in c["values"] for n in v["citations"]}
+    assert cited == {x.n for x in a.citations} and len(a.citations) == 2
+    assert "002_fe4bbc8259d23a58.txt" in {x.source for x in a.citations}  # the article the issue names
+    assert a.to_dict()["conflicts"] == list(a.conflicts)
+    assert answer_markdown(a.to_dict(), 0).startswith("**Reports differ:**")  # the visible marker
+
+
+@pytest.mark.parametrize("question", ["When did the NATO-Russia Council meet?", "Which missile violates the INF treaty?",
+                                      "When did the US withdraw from the INF Treaty?"])
+def test_agreeing_reports_are_not_a_conflict(assistant, question):
+    a = assistant.ask(question, mode="extractive")
+    assert a.conflicts == () and not a.text.startswith("Reports differ")
+
+
+def test_the_conflict_score_is_computed_as_documented():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("conflicts_eval", ROOT / "eval" / "conflicts.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    rows = [{"id": "a", "question": "q", "conflict": True, "values": ["May 21", "May 14"]},
+            {"id": "b", "question": "q", "conflict": False, "values": ["3"]},
+            {"id": "c", "question": "q", "conflict": True, "values": ["1", "2"]}]
+    answers = [{"conflicts": [{"values": [{"value": "May 21, 2023"}, {"value": "May 14"}]}]},
+               {"conflicts": [{"values": [{"value": "3"}, {"value": "4"}]}]},
+               {"conflicts": []}]
+    s = mod.score(rows, answers)
+    assert (s["reported"], s["right"], s["precision"], s["recall"]) == (2, 1, 0.5, 0.5)
+
+
+@pytest.mark.slow
+def test_no_false_alarm_on_the_held_out_conflict_set():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("conflicts_eval", ROOT / "eval" / "conflicts.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    result = mod.run("heldout")
+    false_alarms = [q for q in result["per_question"] if q["reported"] and not q["labelled"]]
+    assert false_alarms == [] and result["questions"] == 12
