@@ -17,8 +17,10 @@ import time
 from dataclasses import replace
 from typing import Callable, Iterator, Protocol, Sequence
 
-from qa.compose import closest_passages, compose_conflict, compose_extractive, compose_summary, refusal_text, short_answer
+from qa.compose import (closest_passages, compose_conflict, compose_extractive, compose_summary, compose_timeline,
+                        refusal_text, short_answer)
 from qa.conflicts import conflict
+from qa.timeline import timeline_lines
 from qa.config import Config
 from qa.dates import mentions, question_period, span_of
 from qa.errors import QAError
@@ -73,10 +75,11 @@ FALLBACK_NOTE = "The generated answer could not be verified; quoting the article
 def sentence_events(text: str) -> Iterator[StreamEvent]:
     """A composed answer as it appears in the chat: one cited sentence at a time (the
     pieces join to `text` exactly)."""
-    for piece in re.split(r"(?<=\])(?= )", text):
+    for piece in re.split(r"(?<=\])(?=\s)", text):
         yield StreamEvent("delta", piece)
 
 
+TIMELINE_BREADTH = 3  # a timeline reads this many times top_k passages
 POOL = 4  # with a period the question names, this many times top_k passages are searched for ones about it
 _IN_TIME = {"mentions": "about", "published": "dated"}
 
@@ -90,7 +93,7 @@ def today_of(services: Services) -> dt.date:
 
 
 def search_in_time(services: Services, asked: str, query: str, filters: Filters | None,
-                   top_k: int) -> tuple[list[Hit], dict | None]:
+                   top_k: int, bounded: bool = False) -> tuple[list[Hit], dict | None]:
     """The passages for a question, read in the period it names, and that period as the
     answer reports it (`date_filter`), or None.
 
@@ -99,10 +102,10 @@ def search_in_time(services: Services, asked: str, query: str, filters: Filters 
     among the best POOL * top_k, that were published in it or mention a day in it: a 2020
     article about 2019 is found. Publication ("articles from 2020"), or no passage about
     the period, filters on the publication date instead. A date filter the user set wins
-    over the question's words."""
+    over the question's words. With `bounded` any period counts (a timeline of X in 2019)."""
     today = today_of(services)
     period = None if (filters is not None and filters.has_dates) else question_period(asked, today)
-    if period is None or not period.scope:  # a dated detail ("who met on January 12") is a search term, no more
+    if period is None or not (period.scope or bounded):  # a dated detail ("who met on January 12") is a search term
         return services.search(query, k=top_k, filters=filters), None
     if not period.publication:
         pool = services.search(query, k=top_k * POOL, filters=filters)
@@ -139,7 +142,9 @@ def answer_events(
     if filtered:
         undated = sum(1 for a in services.index.articles.values() if not a.date) if filters.has_dates else 0
         applied = filters.to_dict() | {"undated_excluded": undated}
-    hits, date_filter = search_in_time(services, asked, query, filters, top_k)
+    # a timeline reads more passages: the dated claims of a story are spread over its articles
+    hits, date_filter = search_in_time(services, asked, query, filters, top_k * (TIMELINE_BREADTH if request.timeline else 1),
+                                       bounded=request.timeline)
     if date_filter:
         yield StreamEvent("status", f"Searched articles {_IN_TIME[date_filter['applied']]} {date_filter['describe']} "
                                     f"(“{date_filter['text']}”)")
@@ -150,7 +155,7 @@ def answer_events(
 
     def gate(found: Sequence[Hit]) -> Evidence:
         return assess(asked, query, found, services.retriever.similarity, ranker, calibration, vocabulary, threshold,
-                      summary=request.summary)
+                      summary=request.summary or request.timeline)
 
     evidence = gate(hits)
     if date_filter and not hits:
@@ -187,6 +192,18 @@ def answer_events(
         lap("extract")
         yield from sentence_events(text)
         yield final(text, False, citations, used_mode="extractive")
+        return
+    if request.timeline:  # the dated claims about the topic, in date order, in either mode
+        lines = timeline_lines(hits, query, evidence.weights, today_of(services))
+        if lines:
+            text, citations = compose_timeline(lines, hits)
+            lap("extract")
+            yield from sentence_events(text)
+            yield final(text, False, citations, used_mode="extractive")
+            return
+        text = f"The articles don't say: no passage about “{request.topic}” states a date. The closest passages are listed below."
+        yield StreamEvent("delta", text)
+        yield final(text, True, closest=closest_passages(evidence, hits))
         return
     sides = conflict(evidence, asked)
     if sides:  # the passages disagree: say so and cite each side, in either mode, instead of picking one

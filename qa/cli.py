@@ -1,4 +1,4 @@
-"""The `qa` command: index, search, ask, eval.
+"""The `qa` command: index, search, ask, timeline, eval.
 
 Every subcommand that touches an index takes `--index DIR` and `--config FILE`; flags
 override the config file and `QA_*` environment variables. Errors a user can fix print one
@@ -69,6 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     _filters(p)
     _common(p)
     p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("timeline", help="the dated claims about a topic, in date order, each cited")
+    p.add_argument("topic", help='what the timeline is about, e.g. "the INF Treaty"')
+    _filters(p)
+    _common(p)
+    p.set_defaults(func=cmd_timeline, history_file=None, question=None)
 
     try:
         from qa import evaluate
@@ -199,6 +205,12 @@ def _read_history(path: str | None) -> list[str]:
     if not isinstance(data, list) or not all(isinstance(q, str) for q in data):
         raise QAError(f"--history-file {path} must hold a JSON list of strings (earlier questions)")
     return data
+
+
+def cmd_timeline(args: argparse.Namespace, config: Config) -> int:
+    """`qa timeline TOPIC`: the question "Timeline of TOPIC" (qa/phrasing.py reads it as one)."""
+    args.question = f"Timeline of {args.topic.strip()}" if args.topic.strip() else ""
+    return cmd_ask(args, config)
 
 
 def cmd_ask(args: argparse.Namespace, config: Config) -> int:

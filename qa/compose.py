@@ -22,6 +22,7 @@ from qa.gate import THRESHOLDS, Evidence, Thresholds
 from qa.lexicon import COUNT_PATTERN, MONTH_PATTERN, MONTHS, NAME_JOINERS, WEEKDAYS, YEAR
 from qa.conflicts import Side
 from qa.ranker import Candidate
+from qa.timeline import Line
 from qa.spans import span_of_kind
 from qa.text import bare, human_date, names, numbers, split_sentences, stem, terms, words
 from qa.types import Article, Citation, Hit, ShortAnswer
@@ -193,6 +194,18 @@ def compose_conflict(sides: Sequence[Side], hits: Sequence[Hit]) -> tuple[str, t
     return f"Reports differ: {'; '.join(claims)}. {text}", citations, values
 
 
+def compose_timeline(lines: Sequence[Line], hits: Sequence[Hit]) -> tuple[str, tuple[Citation, ...]]:
+    """One line per dated claim, in date order: "12 January 2022 — IZ: NATO met in Brussels. [3]"."""
+    out, citations = [], []
+    for n, line in enumerate(lines, 1):
+        hit = hits[line.hit]
+        sentence = balanced_quotes(hit.article.text[line.start:line.end].rstrip())
+        who = outlets(hit)
+        out.append(f"{line.when} — {who + ': ' if who else ''}{sentence} [{n}]")
+        citations.append(citation(n, hit, line.start, line.end, hit.score))
+    return "\n\n".join(out), tuple(citations)  # a paragraph a line, in the chat as on the command line
+
+
 def closest_passages(evidence: Evidence, hits: Sequence[Hit], limit: int = 3) -> tuple[Citation, ...]:
     """On refusal: the best sentence of each of the nearest articles, for the reader to check."""
     out: list[Citation] = []
@@ -232,4 +245,4 @@ def short_answer(kind: str | None, chosen: Sequence[Candidate], citations: Seque
 
 
 __all__ = ["attributed", "attribution", "balanced_quotes", "choose", "citation", "closest_passages",
-           "compose_conflict", "compose_extractive", "compose_summary", "refers_back", "refusal_text", "short_answer"]
+           "compose_conflict", "compose_extractive", "compose_summary", "compose_timeline", "refers_back", "refusal_text", "short_answer"]

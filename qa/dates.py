@@ -292,7 +292,8 @@ def question_period(question: str, today: dt.date) -> Period | None:
     return None
 
 
-_IN_TEXT = re.compile(rf"(?<![\w-])(?:{_EXPR})", re.IGNORECASE)
+MONTH_WORD = _MONTH  # a month name or its abbreviation, as a regular expression
+DATE_IN_TEXT = re.compile(rf"(?<![\w-])(?:{_EXPR})", re.IGNORECASE)
 
 
 def mentions(text: str, period: Period, written: dt.date | None) -> bool:
@@ -306,7 +307,7 @@ def mentions(text: str, period: Period, written: dt.date | None) -> bool:
     False
     """
     base = written or dt.date.today()
-    for m in _IN_TEXT.finditer(text):
+    for m in DATE_IN_TEXT.finditer(text):
         expr = m.group(0)
         if re.fullmatch(_MONTH, expr, re.IGNORECASE) or re.fullmatch(r"today|yesterday", expr, re.IGNORECASE):
             continue  # "may", a bare month or "today" in prose says too little
@@ -319,4 +320,4 @@ def mentions(text: str, period: Period, written: dt.date | None) -> bool:
     return False
 
 
-__all__ = ["Period", "expression_span", "mentions", "question_period", "span_of"]
+__all__ = ["DATE_IN_TEXT", "MONTH_WORD", "Period", "expression_span", "mentions", "question_period", "span_of"]

@@ -34,7 +34,8 @@ class Request:
 
     text: str  # the question without markup and framing: what retrieval and the gate read
     summary: bool = False  # an overview of a topic was asked for, not one fact
-    topic: str = ""  # for a summary: what it is about ("arms control")
+    topic: str = ""  # for a summary or a timeline: what it is about ("arms control")
+    timeline: bool = False  # the dated claims about the topic, in date order, were asked for
 
     def __post_init__(self) -> None:
         if not self.text.strip():
@@ -94,6 +95,14 @@ _SUMMARY = [re.compile(p, re.IGNORECASE) for p in (
 )]
 
 
+# "Timeline of X", "What happened with X?", "How did X develop?": X's dated claims in date order.
+_TIMELINE = [re.compile(p, re.IGNORECASE) for p in (
+    r"^(?:give\s+me\s+|show\s+me\s+|make\s+|build\s+)?(?:a\s+|the\s+)?(?:timeline|chronology)\s+(?:of|for|on)\s+(?P<topic>.+)$",
+    r"^what\s+(?:happened|has\s+happened)\s+(?:with|to|over)\s+(?P<topic>.+?)(?:\s+over\s+time)?$",
+    r"^how\s+(?:did|has|have)\s+(?P<topic>.+?)\s+(?:develop|developed|evolve|evolved|unfold|unfolded|change|changed)(?:\s+over\s+time)?$",
+)]
+
+
 def plain_text(question: str) -> str:
     """The question without markup: tags, entities and Markdown marks removed.
 
@@ -140,12 +149,19 @@ def parse_request(question: str) -> Request:
     """The `Request` behind a question as written.
 
     >>> parse_request("Please summarise what the articles say about arms control.")
-    Request(text='Arms control', summary=True, topic='arms control')
+    Request(text='Arms control', summary=True, topic='arms control', timeline=False)
     >>> parse_request("Hi! Can you tell me when the talks began? Thanks")
-    Request(text='When the talks began?', summary=False, topic='')
+    Request(text='When the talks began?', summary=False, topic='', timeline=False)
+    >>> parse_request("What happened with the INF Treaty?").timeline
+    True
     """
     plain = plain_text(question) or question.strip()
     core = without_framing(plain)
+    for p in _TIMELINE:
+        m = p.match(core.rstrip(" ?.!"))
+        if m and m.group("topic").strip(" ?.!,;:"):
+            topic = m.group("topic").strip(" ?.!,;:")
+            return Request(topic[0].upper() + topic[1:], topic=topic, timeline=True)
     for p in _SUMMARY:
         m = p.match(core)
         if m:

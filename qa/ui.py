@@ -357,6 +357,16 @@ class Handlers:
 EMPTY_HINT = "Type a question about the articles first, e.g. “Which missile violates the INF treaty?”"
 
 
+def timeline_question(text: str) -> str:
+    """What the Timeline button asks: "Timeline of <the topic typed>" (qa/phrasing.py reads it).
+
+    >>> timeline_question("the INF Treaty"), timeline_question("Timeline of NATO"), timeline_question("  ")
+    ('Timeline of the INF Treaty', 'Timeline of NATO', '')
+    """
+    text = (text or "").strip()
+    return text if not text or text.lower().startswith(("timeline", "chronology")) else f"Timeline of {text}"
+
+
 def _busy():
     return gr.update(visible=False), gr.update(visible=True)
 
@@ -387,9 +397,10 @@ def build_app(assistant: Any) -> gr.Blocks:
                     with gr.Row():
                         question = gr.Textbox(placeholder="e.g. Which missile violates the INF treaty?",
                                               show_label=False, scale=6, elem_id="qa-question", max_lines=4)
-                        ask_btn = gr.Button("Ask", variant="primary", scale=1, elem_id="qa-ask")
-                        stop_btn = gr.Button("Stop", variant="stop", scale=1, elem_id="qa-stop", visible=False)
-                        new_btn = gr.Button("New chat", scale=1, elem_id="qa-new")
+                        ask_btn = gr.Button("Ask", variant="primary", scale=1, elem_id="qa-ask", min_width=90)
+                        stop_btn = gr.Button("Stop", variant="stop", scale=1, elem_id="qa-stop", visible=False, min_width=90)
+                        timeline_btn = gr.Button("Timeline", scale=1, elem_id="qa-timeline", min_width=90)
+                        new_btn = gr.Button("New chat", scale=1, elem_id="qa-new", min_width=90)
                     with gr.Accordion("Options", open=False):
                         with gr.Row():
                             mode = gr.Radio(list(MODES), value=cfg.answer_mode, label="Answer mode",
@@ -420,7 +431,9 @@ def build_app(assistant: Any) -> gr.Blocks:
                        outputs=[question, chatbot, session, sources], api_visibility="private")
         buttons = dict(outputs=[ask_btn, stop_btn], queue=False, api_visibility="private")
         runs = []
-        for trigger, name in ((ask_btn.click, "chat"), (question.submit, "chat_submit")):
+        as_timeline = timeline_btn.click(timeline_question, inputs=[question], outputs=[question], queue=False,
+                                         api_visibility="private")  # "Timeline": the topic typed, as a timeline
+        for trigger, name in ((ask_btn.click, "chat"), (question.submit, "chat_submit"), (as_timeline.then, "chat_timeline")):
             run = trigger(_busy, **buttons).then(h.ask, api_name=name, **chat_io)  # Ask turns into Stop ...
             run.then(_idle, **buttons)  # ... and back when the answer is in
             runs.append(run)

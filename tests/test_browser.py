@@ -308,3 +308,18 @@ def test_no_character_renders_as_a_missing_glyph_box(page):
     assert chars  # quotes, dashes, ×, ·: the check has something to check
     assert page.evaluate(MISSING_GLYPHS, chars) == []
     assert page.evaluate(MISSING_GLYPHS, ["\u2757"]) == ["\u2757"]  # the old ❗ was such a box here
+
+
+def test_news_aware_answers_show_period_conflict_and_timeline(page):
+    ask(page, "What did Stoltenberg say in February 2020?", 0)
+    assert "Searched articles about 2020-02-01 to 2020-02-29 (“in February 2020”)" in page.locator("#qa-chat").inner_text()
+    ask(page, "When did the Geneva talks begin?", 1)
+    marker = page.locator("#qa-chat strong", has_text="Reports differ:")
+    marker.wait_for()
+    assert "January 20" in page.locator("#qa-chat").inner_text().split("Reports differ:")[-1]
+    page.locator("#qa-question textarea").fill("the INF Treaty")
+    page.locator("#qa-timeline").click()  # the topic typed, as a timeline
+    page.wait_for_selector('#qa-sources [data-qa-cite^="2-"]')
+    last = page.locator("#qa-chat").inner_text().split("Timeline of the INF Treaty")[-1]
+    assert "August 2019 — " in last and last.index("August 2019") < last.index("February 2020")
+    page.screenshot(path=str(ARTIFACTS / "news_aware.png"), full_page=True)
