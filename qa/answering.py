@@ -17,9 +17,10 @@ import time
 from dataclasses import replace
 from typing import Callable, Iterator, Protocol, Sequence
 
-from qa.compose import (closest_passages, compose_conflict, compose_extractive, compose_summary, compose_timeline,
-                        refusal_text, short_answer)
+from qa.compose import (closest_passages, compose_conflict, compose_extractive, compose_fresh, compose_summary,
+                        compose_timeline, refusal_text, short_answer)
 from qa.conflicts import conflict
+from qa.freshness import freshest
 from qa.timeline import timeline_lines
 from qa.config import Config
 from qa.dates import mentions, question_period, span_of
@@ -204,6 +205,14 @@ def answer_events(
         text = f"The articles don't say: no passage about “{request.topic}” states a date. The closest passages are listed below."
         yield StreamEvent("delta", text)
         yield final(text, True, closest=closest_passages(evidence, hits))
+        return
+    fresh = freshest(evidence, hits, asked)
+    if fresh is not None:  # an answer that changes over time: the newest report, "as of" its date
+        text, citations = compose_fresh(fresh, hits)
+        lap("extract")
+        yield from sentence_events(text)
+        verification["freshness"] = {"as_of": fresh.as_of, "older_value": fresh.older_value or None}
+        yield final(text, False, citations, used_mode="extractive")
         return
     sides = conflict(evidence, asked)
     if sides:  # the passages disagree: say so and cite each side, in either mode, instead of picking one

@@ -21,6 +21,7 @@ from typing import Sequence
 from qa.gate import THRESHOLDS, Evidence, Thresholds
 from qa.lexicon import COUNT_PATTERN, MONTH_PATTERN, MONTHS, NAME_JOINERS, WEEKDAYS, YEAR
 from qa.conflicts import Side
+from qa.freshness import Fresh
 from qa.ranker import Candidate
 from qa.timeline import Line
 from qa.spans import span_of_kind
@@ -194,6 +195,18 @@ def compose_conflict(sides: Sequence[Side], hits: Sequence[Hit]) -> tuple[str, t
     return f"Reports differ: {'; '.join(claims)}. {text}", citations, values
 
 
+def compose_fresh(fresh: Fresh, hits: Sequence[Hit]) -> tuple[str, tuple[Citation, ...]]:
+    """ "As of 12 September 2023 [1]; an earlier report (1 May 2019) gives Karl Rand [2]. …" and the
+    quoted sentences, newest first."""
+    chosen = [fresh.newest] + ([fresh.older] if fresh.older is not None else [])
+    text, citations = quoted(chosen, hits)
+    lead = f"As of {human_date(fresh.as_of)} [1]"
+    if fresh.older is not None:
+        when = human_date(hits[fresh.older.hit].article.date)
+        lead += f"; an earlier report ({when}) gives {fresh.older_value} [2]"
+    return f"{lead}: {text}", citations
+
+
 def compose_timeline(lines: Sequence[Line], hits: Sequence[Hit]) -> tuple[str, tuple[Citation, ...]]:
     """One line per dated claim, in date order: "12 January 2022 — IZ: NATO met in Brussels. [3]"."""
     out, citations = [], []
@@ -245,4 +258,4 @@ def short_answer(kind: str | None, chosen: Sequence[Candidate], citations: Seque
 
 
 __all__ = ["attributed", "attribution", "balanced_quotes", "choose", "citation", "closest_passages",
-           "compose_conflict", "compose_extractive", "compose_summary", "compose_timeline", "refers_back", "refusal_text", "short_answer"]
+           "compose_conflict", "compose_extractive", "compose_fresh", "compose_summary", "compose_timeline", "refers_back", "refusal_text", "short_answer"]
