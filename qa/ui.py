@@ -284,6 +284,23 @@ class Handlers:
                 gr.update(value=f"To {date_to} ×", visible=bool(date_to)),
                 gr.update(value=note, visible=bool(note)))
 
+    @staticmethod
+    def period_chip(session):
+        """After an answer: the period its question named ("in February 2020"), as a chip that
+        turns it into the date filter, where the user can edit it."""
+        answers = (session or {}).get("answers") or []
+        period = answers[-1].get("date_filter") if answers else None
+        if not period:
+            return gr.update(visible=False)
+        return gr.update(value=f"Period from the question: {period['describe']} · edit", visible=True)
+
+    @staticmethod
+    def edit_period(session):
+        """The last question's period into the From/To date filter (then shown as chips, editable)."""
+        answers = (session or {}).get("answers") or []
+        period = (answers[-1].get("date_filter") if answers else None) or {}
+        return period.get("start") or "", period.get("end") or "", gr.update(visible=False)
+
     def show_source(self, session, evt: gr.EventData):
         key = str(getattr(evt, "cite", "") or "")
         try:
@@ -390,6 +407,7 @@ def build_app(assistant: Any) -> gr.Blocks:
                         chip_from = gr.Button(visible=False, size="sm", elem_id="qa-chip-from", elem_classes=["qa-chip"])
                         chip_to = gr.Button(visible=False, size="sm", elem_id="qa-chip-to", elem_classes=["qa-chip"])
                         chip_note = gr.Markdown(visible=False, elem_id="qa-chip-note")
+                        chip_period = gr.Button(visible=False, size="sm", elem_id="qa-chip-period", elem_classes=["qa-chip"])
                     chatbot = gr.Chatbot(elem_id="qa-chat", height=520, latex_delimiters=[], sanitize_html=True,
                                          render_markdown=True, allow_tags=False, feedback_options=None,
                                          buttons=["copy"], label="Chat",
@@ -436,6 +454,7 @@ def build_app(assistant: Any) -> gr.Blocks:
         for trigger, name in ((ask_btn.click, "chat"), (question.submit, "chat_submit"), (as_timeline.then, "chat_timeline")):
             run = trigger(_busy, **buttons).then(h.ask, api_name=name, **chat_io)  # Ask turns into Stop ...
             run.then(_idle, **buttons)  # ... and back when the answer is in
+            run.then(h.period_chip, inputs=[session], outputs=[chip_period], queue=False, api_visibility="private")
             runs.append(run)
         stop_btn.click(h.stopped, inputs=[chatbot], outputs=[chatbot, ask_btn, stop_btn], cancels=runs, queue=False,
                        api_visibility="private")
@@ -444,9 +463,12 @@ def build_app(assistant: Any) -> gr.Blocks:
                        queue=False)
         for control in filter_controls:
             control.change(h.chips, **chip_io)
-        chip_pubs.click(lambda: [], outputs=[publishers], api_visibility="private", queue=False)
-        chip_from.click(lambda: "", outputs=[date_from], api_visibility="private", queue=False)
-        chip_to.click(lambda: "", outputs=[date_to], api_visibility="private", queue=False)
+        chip_pubs.click(lambda: [], outputs=[publishers], api_visibility="private", queue=False).then(h.chips, **chip_io)
+        chip_from.click(lambda: "", outputs=[date_from], api_visibility="private", queue=False).then(h.chips, **chip_io)
+        chip_to.click(lambda: "", outputs=[date_to], api_visibility="private", queue=False).then(h.chips, **chip_io)
+        # the period the last question named, made an editable date filter with one click
+        chip_period.click(h.edit_period, inputs=[session], outputs=[date_from, date_to, chip_period], queue=False,
+                          api_visibility="private").then(h.chips, **chip_io)
         new_btn.click(h.new_chat, api_name="new_chat", outputs=[chatbot, session, sources, viewer, question], api_visibility="private",
                       concurrency_limit=None)
         sources.click(h.show_source, api_name="show_source", inputs=[session], outputs=[viewer], scroll_to_output=True, api_visibility="private",

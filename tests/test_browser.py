@@ -313,6 +313,16 @@ def test_no_character_renders_as_a_missing_glyph_box(page):
 def test_news_aware_answers_show_period_conflict_and_timeline(page):
     ask(page, "What did Stoltenberg say in February 2020?", 0)
     assert "Searched articles about 2020-02-01 to 2020-02-29 (“in February 2020”)" in page.locator("#qa-chat").inner_text()
+    period = page.locator("#qa-chip-period")
+    period.wait_for(state="visible")
+    assert "2020-02-01 to 2020-02-29" in period.inner_text()
+    period.click()  # the question's period becomes the date filter, editable
+    page.locator("#qa-chip-to").wait_for(state="visible")
+    page.get_by_role("button", name="Options").click()
+    assert page.get_by_label("From date").input_value() == "2020-02-01" and page.get_by_label("To date").input_value() == "2020-02-29"
+    page.locator("#qa-chip-from").click()  # removed again, one chip at a time
+    page.locator("#qa-chip-to").click()
+    page.locator("#qa-chip-to").wait_for(state="hidden")
     ask(page, "When did the Geneva talks begin?", 1)
     marker = page.locator("#qa-chat strong", has_text="Reports differ:")
     marker.wait_for()

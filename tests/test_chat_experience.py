@@ -88,3 +88,12 @@ def test_warm_up_loads_the_answer_ranker(handlers):
 
     handlers.a.warm_up()
     assert load_ranker(handlers.a.config.answer_ranker)._model is not None
+
+
+def test_the_question_s_period_becomes_an_editable_filter():
+    session = {"answers": [{"date_filter": {"start": "2020-02-01", "end": "2020-02-29", "describe": "2020-02-01 to 2020-02-29"}}]}
+    chip = Handlers.period_chip(session)
+    assert chip["visible"] and chip["value"] == "Period from the question: 2020-02-01 to 2020-02-29 · edit"
+    start, end, hidden = Handlers.edit_period(session)
+    assert (start, end, hidden["visible"]) == ("2020-02-01", "2020-02-29", False)
+    assert not Handlers.period_chip({"answers": [{"date_filter": None}]})["visible"]
