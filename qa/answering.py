@@ -15,7 +15,7 @@ import datetime as dt
 import re
 import time
 from dataclasses import replace
-from typing import Callable, Iterator, Protocol, Sequence
+from typing import Iterator, Protocol, Sequence
 
 from qa.compose import (closest_passages, compose_conflict, compose_extractive, compose_fresh, compose_summary,
                         compose_timeline, refusal_text, short_answer)
@@ -195,7 +195,8 @@ def answer_events(
         yield final(text, False, citations, used_mode="extractive")
         return
     if request.timeline:  # the dated claims about the topic, in date order, in either mode
-        lines = timeline_lines(hits, query, evidence.weights, today_of(services))
+        bounds = (date_filter["start"], date_filter["end"]) if date_filter else (None, None)
+        lines = timeline_lines(hits, query, evidence.weights, today_of(services), bounds)
         if lines:
             text, citations = compose_timeline(lines, hits)
             lap("extract")

@@ -18,14 +18,14 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-from qa.gate import THRESHOLDS, Evidence, Thresholds
-from qa.lexicon import COUNT_PATTERN, MONTH_PATTERN, MONTHS, NAME_JOINERS, WEEKDAYS, YEAR
 from qa.conflicts import Side
 from qa.freshness import Fresh
+from qa.gate import THRESHOLDS, Evidence, Thresholds
+from qa.lexicon import OFFICE_PATTERN
 from qa.ranker import Candidate
-from qa.timeline import Line
 from qa.spans import span_of_kind
-from qa.text import bare, human_date, names, numbers, split_sentences, stem, terms, words
+from qa.text import human_date, names, split_sentences, terms
+from qa.timeline import Line
 from qa.types import Article, Citation, Hit, ShortAnswer
 
 
@@ -116,9 +116,8 @@ def choose(ranked: Sequence[Candidate], weights: dict[str, float], limit: int, t
 # A sentence opening with a pronoun or a role instead of a name leans on the one before it.
 _REFERS_BACK = re.compile(
     r"^[\"“'‘]?(?:he|she|they|his|her|their|it|this|these|those|its|the (?:[\w-]+ ){0,3}?"
-    r"(?:spokesman|spokeswoman|spokesperson|minister|ministry|secretary|official|officials|president|leader|novelist|"
-    r"writer|author|diplomat|agency|chief|head|envoy|ambassador|general|alliance|company|group|organi[sz]ation|"
-    r"department|country|team|prime minister|chairman|politician|premier|senator|governor|mayor))\b",
+    rf"(?:{OFFICE_PATTERN}|ministry|official|officials|novelist|writer|author|diplomat|agency|alliance|company|group|"
+    r"organi[sz]ation|department|country|team|politician))\b",
     re.IGNORECASE,
 )
 

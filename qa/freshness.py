@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from qa.gate import THRESHOLDS, Evidence, Thresholds
+from qa.lexicon import OFFICE_PATTERN
 from qa.ranker import Candidate
 from qa.spans import span_of_kind
 from qa.text import date_span
@@ -29,8 +30,7 @@ from qa.types import Hit
 
 CHANGEABLE = re.compile(
     r"^(?:who|which\s+\w+(?:\s+\w+)?)\s+(?:leads|heads|chairs|runs|governs|commands)\b"
-    r"|^who\s+(?:is|are)\s+(?:the\s+)?(?:current\s+)?(?:[\w-]+\s+){0,3}?(?:leader|head|chief|president|chair|chairman|"
-    r"secretary|secretary-general|ceo|mayor|minister|director|spokes(?:man|woman|person)|ambassador|commander)\b"
+    rf"|^who\s+(?:is|are)\s+(?:the\s+)?(?:current\s+)?(?:[\w'’-]+\s+){{0,3}}?(?:{OFFICE_PATTERN})\b"
     r"|^how\s+many\b.*\b(?:are|is|does|do|has|have)\b(?!.*\b(?:did|was|were|had)\b)"
     r"|\b(?:current|currently|now|still|latest|today)\b",
     re.IGNORECASE,

@@ -48,11 +48,18 @@ FRAME_WORDS = (
     "basically really detail details detailed summary summarise summarize overview explain explanation"
 ).split()
 
+# Offices a person holds: "the Kremlin spokesman …" refers back to a named person
+# (qa/compose.py), and "Who is the mayor of …?" asks who holds one now (qa/freshness.py).
+OFFICES = ("spokesman", "spokeswoman", "spokesperson", "minister", "prime minister", "secretary", "secretary-general",
+           "president", "leader", "chief", "head", "envoy", "ambassador", "general", "chairman", "chair", "premier",
+           "senator", "governor", "mayor", "director", "ceo", "commander")
+OFFICE_PATTERN = "|".join(sorted((re.escape(o) for o in OFFICES), key=len, reverse=True))
+
 # Lowercase words allowed inside a multi-word name when reading an acronym from it:
 # "Organization for Security and Co-operation in Europe" -> OSCE.
 NAME_JOINERS = frozenset({"of", "for", "and", "the", "in", "on", "de", "du", "la", "&"})
 
 YEAR = re.compile(r"^(1[5-9]\d\d|20\d\d)$")
 
-__all__ = ["MONTHS", "WEEKDAYS", "MONTH_NUMBERS", "MONTH_PATTERN", "NUMBER_WORDS", "AMOUNT_WORDS", "COUNT_PATTERN",
+__all__ = ["OFFICES", "OFFICE_PATTERN", "MONTHS", "WEEKDAYS", "MONTH_NUMBERS", "MONTH_PATTERN", "NUMBER_WORDS", "AMOUNT_WORDS", "COUNT_PATTERN",
            "ORDINALS", "IRREGULAR_STEMS", "FRAME_WORDS", "NAME_JOINERS", "YEAR"]

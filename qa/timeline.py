@@ -33,6 +33,7 @@ from qa.types import Hit
 
 MAX_LINES = 12
 _DATELINE = re.compile(r"^[A-Z][A-Z .'-]+,\s+[A-Z][a-z]+\.?\s+\d{1,2}(?:,\s+\d{4})?\.?\s*(?:\([^)]{1,40}\)\s*[-–—]|/[^/]{1,30}/\.)")
+_CALENDAR = frozenset(terms(" ".join(MONTHS)))
 _VAGUE = re.compile(rf"(?:{MONTH_WORD}|today|yesterday|this\s+\w+|next\s+\w+)", re.IGNORECASE)
 
 
@@ -78,9 +79,12 @@ def first_date(sentence: str, written: dt.date) -> tuple[dt.date, dt.date] | Non
     return None
 
 
-def timeline_lines(hits: Sequence[Hit], query: str, weights: dict[str, float], today: dt.date) -> list[Line]:
-    """The dated sentences of `hits` that name the topic (a key term of `query`), in date order."""
-    about = topic(weights)
+def timeline_lines(hits: Sequence[Hit], query: str, weights: dict[str, float], today: dt.date,
+                   period: tuple[str | None, str | None] = (None, None)) -> list[Line]:
+    """The dated sentences of `hits` that name the topic (a key term of `query`), in date order;
+    only those whose date overlaps `period` (first, last ISO day; None = open) when one is given."""
+    about = {t: w for t, w in topic(weights).items() if not t.isdigit() and t not in _CALENDAR}  # the period is no topic
+    about = about or topic(weights)
     lines: list[Line] = []
     seen: set[str] = set()
     for i, h in enumerate(hits):
@@ -90,7 +94,7 @@ def timeline_lines(hits: Sequence[Hit], query: str, weights: dict[str, float], t
             if sentence in seen or coverage(about, set(terms(sentence))) == 0:
                 continue
             span = first_date(sentence, written)
-            if span is None:
+            if span is None or (period[0] and span[1].isoformat() < period[0]) or (period[1] and span[0].isoformat() > period[1]):
                 continue
             seen.add(sentence)
             lines.append(Line(span[0], span[1], _shown(*span), i, s, e))
