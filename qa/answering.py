@@ -215,7 +215,7 @@ def answer_events(
         verification["freshness"] = {"as_of": fresh.as_of, "older_value": fresh.older_value or None}
         yield final(text, False, citations, used_mode="extractive")
         return
-    sides = conflict(evidence, asked)
+    sides = conflict(evidence, hits, asked)
     if sides:  # the passages disagree: say so and cite each side, in either mode, instead of picking one
         text, citations, values = compose_conflict(sides, hits)
         lap("extract")
