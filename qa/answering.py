@@ -23,13 +23,14 @@ from qa.conflicts import conflict
 from qa.freshness import freshest
 from qa.timeline import timeline_lines
 from qa.config import Config
-from qa.dates import mentions, question_period, span_of
+from qa.dates import mentions, question_period
 from qa.errors import QAError
 from qa.gate import Evidence, Vocabulary, assess, no_article_in, outside_filter
 from qa.generative import generate
 from qa.phrasing import parse_request
 from qa.ranker import load_calibration, load_ranker
 from qa.rewrite import standalone_query
+from qa.text import date_span
 from qa.types import Answer, Filters, Hit, StreamEvent
 
 
@@ -90,7 +91,7 @@ def today_of(services: Services) -> dt.date:
     if services.config.today:
         return dt.date.fromisoformat(services.config.today)
     newest = max((a.date for a in services.index.articles.values() if a.date), default=None)
-    return dt.date.fromisoformat(span_of(newest)[1]) if newest else dt.date.today()
+    return dt.date.fromisoformat(date_span(newest)[1]) if newest else dt.date.today()
 
 
 def search_in_time(services: Services, asked: str, query: str, filters: Filters | None,
@@ -111,7 +112,7 @@ def search_in_time(services: Services, asked: str, query: str, filters: Filters 
     if not period.publication:
         pool = services.search(query, k=top_k * POOL, filters=filters)
         about = [h for h in pool if (h.article.date and period.contains(h.article.date))
-                 or mentions(h.chunk.text, period, dt.date.fromisoformat(span_of(h.article.date)[0]) if h.article.date else today)]
+                 or mentions(h.chunk.text, period, dt.date.fromisoformat(date_span(h.article.date)[0]) if h.article.date else today)]
         if about:
             return about[:top_k], period.to_dict() | {"applied": "mentions"}
     dated = replace(filters or Filters(), date_from=period.start, date_to=period.end)

@@ -32,8 +32,9 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
+from qa.dates import DATELINE, month_number
 from qa.gate import DATE_PHRASE, Evidence, counted_noun, topic
-from qa.lexicon import MONTH_NUMBERS, MONTH_PATTERN, NUMBER_WORDS, YEAR
+from qa.lexicon import MONTH_PATTERN, NUMBER_WORDS, YEAR
 from qa.ranker import Candidate
 from qa.text import names, numbers, stem, terms, words
 from qa.types import Article, Hit
@@ -48,8 +49,6 @@ _DATE = re.compile(
 # possessive: "1,240-metre" is one token, never "1" followed by ",240-metre"
 _AMOUNT = re.compile(r"(?<![\w.,-])(\d[\d,]*+(?:\.\d+)?+)(?![\w-])|\b(" + "|".join(w for w in NUMBER_WORDS if w != "zero") + r")\b",
                      re.IGNORECASE)
-# "LINDMARK, May 22 (Delta News) -", "BRUSSELS, February 12. /TASS/.": when and where it was filed, not what it reports
-_DATELINE = re.compile(r"^[A-Z][A-Z .'-]+,\s+[A-Z][a-z]+\.?\s+\d{1,2}(?:,\s+\d{4})?\.?\s*(?:\([^)]{1,40}\)\s*[-–—]|/[^/]{1,30}/\.)")
 
 
 @dataclass(frozen=True)
@@ -61,11 +60,6 @@ class Side:
     candidates: tuple[Candidate, ...]
 
 
-def _month(name: str) -> int | None:
-    key = name.lower().rstrip(".")
-    return MONTH_NUMBERS.get(key) or MONTH_NUMBERS.get(key[:4] if key.startswith("sept") else key[:3])
-
-
 def values_in(kind: str, sentence: str, question: str) -> list[tuple[int, int, tuple]]:
     """(start, end, key) of every date or amount in the sentence that the question does not state.
 
@@ -74,7 +68,7 @@ def values_in(kind: str, sentence: str, question: str) -> list[tuple[int, int, t
     """
     asked = numbers(question)
     out = []
-    dateline = _DATELINE.match(sentence)
+    dateline = DATELINE.match(sentence)
     skip = dateline.end() if dateline else 0
     if kind == "date":
         for m in _DATE.finditer(sentence, skip):
@@ -82,10 +76,10 @@ def values_in(kind: str, sentence: str, question: str) -> list[tuple[int, int, t
             if g["y4"]:
                 key = ("year", int(g["y4"]), None, None)
             elif g["m3"]:
-                key = ("month", int(g["y3"]), _month(g["m3"]), None)
+                key = ("month", int(g["y3"]), month_number(g["m3"]), None)
             else:
                 month, day, year = (g["m1"], g["d1"], g["y1"]) if g["m1"] else (g["m2"], g["d2"], g["y2"])
-                key = ("day", int(year) if year else None, _month(month), int(day))
+                key = ("day", int(year) if year else None, month_number(month), int(day))
             if key[2] is None and key[0] != "year":
                 continue
             if set(numbers(m.group(0))) and set(numbers(m.group(0))) <= asked:

@@ -57,7 +57,7 @@ class Period:
 
     def contains(self, iso: str) -> bool:
         """Whether the ISO date (or a partial one: "2020-02", "2020") falls in the period."""
-        first, last = span_of(iso)
+        first, last = date_span(iso)
         return (self.start is None or last >= self.start) and (self.end is None or first <= self.end)
 
     def describe(self) -> str:
@@ -69,9 +69,6 @@ class Period:
     def to_dict(self) -> dict:
         return {"start": self.start, "end": self.end, "text": self.text, "publication": self.publication,
                 "describe": self.describe()}
-
-
-span_of = date_span  # the days an ISO date, full or partial, covers (qa.text.date_span)
 
 
 # --- date expressions ----------------------------------------------------------------------
@@ -155,14 +152,14 @@ def expression_span(expr: str, today: dt.date) -> tuple[dt.date, dt.date]:
     if m:
         return _relative(m.group(1), m.group(2), today)
     if re.fullmatch(_MONTH, low):  # a month alone: its latest occurrence up to today
-        mo = _month_number(low)
+        mo = month_number(low)
         y = today.year if mo <= today.month else today.year - 1
         return dt.date(y, mo, 1), dt.date(y, mo, calendar.monthrange(y, mo)[1])
     m = (re.fullmatch(rf"(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH})", low)
          or re.fullmatch(rf"({_MONTH})\s+(\d{{1,2}})(?:st|nd|rd|th)?", low))
     if m:  # a day without a year: its occurrence nearest to today (news runs a little behind events)
         day_s, month_s = (m.group(1), m.group(2)) if m.group(1)[0].isdigit() else (m.group(2), m.group(1))
-        mo = _month_number(month_s)
+        mo = month_number(month_s)
         options = [dt.date(y, mo, int(day_s)) for y in range(today.year - 4, today.year + 2)  # 29 February: a leap year
                    if int(day_s) <= calendar.monthrange(y, mo)[1]]
         best = min(options, key=lambda d: abs((d - today).days))
@@ -195,17 +192,17 @@ def _check_day_exists(text: str) -> None:
         return
     a, b, year = m.groups()
     day, month = (a, b) if a.isdigit() else (b, a)
-    mo = _month_number(month)
+    mo = month_number(month)
     try:
         dt.date(int(year) if year else 2000, mo, int(day))  # 2000: a leap year, so "29 February" alone exists
     except ValueError:
         raise QAError(f"the question's date “{text}” does not exist; check the month and day") from None
 
 
-def _month_number(name: str) -> int:
-    """ "January", "jan.", "Sept" -> 1, 1, 9 (names `_MONTH` matched)."""
+def month_number(name: str) -> int | None:
+    """ "January", "jan.", "Sept" -> 1, 1, 9 (a name `MONTH_WORD` matched); None for no month."""
     key = name.lower().rstrip(".")
-    return MONTH_NUMBERS.get(key) or MONTH_NUMBERS[key[:4] if key.startswith("sept") else key[:3]]
+    return MONTH_NUMBERS.get(key) or MONTH_NUMBERS.get(key[:4] if key.startswith("sept") else key[:3])
 
 
 def _relative(which: str, unit: str, today: dt.date) -> tuple[dt.date, dt.date]:
@@ -293,6 +290,9 @@ def question_period(question: str, today: dt.date) -> Period | None:
 
 
 MONTH_WORD = _MONTH  # a month name or its abbreviation, as a regular expression
+# "LINDMARK, May 22 (Delta News) -", "BRUSSELS, February 12. /TASS/.": when and where a story
+# was filed, not what it reports (qa/conflicts.py and qa/timeline.py read past it)
+DATELINE = re.compile(r"^[A-Z][A-Z .'-]+,\s+[A-Z][a-z]+\.?\s+\d{1,2}(?:,\s+\d{4})?\.?\s*(?:\([^)]{1,40}\)\s*[-–—]|/[^/]{1,30}/\.)")
 DATE_IN_TEXT = re.compile(rf"(?<![\w-])(?:{_EXPR})", re.IGNORECASE)
 
 
@@ -320,4 +320,5 @@ def mentions(text: str, period: Period, written: dt.date | None) -> bool:
     return False
 
 
-__all__ = ["DATE_IN_TEXT", "MONTH_WORD", "Period", "expression_span", "mentions", "question_period", "span_of"]
+__all__ = ["DATELINE", "DATE_IN_TEXT", "MONTH_WORD", "Period", "expression_span", "mentions", "month_number",
+           "question_period"]

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
-from qa.dates import DATE_IN_TEXT, MONTH_WORD, expression_span
+from qa.dates import DATE_IN_TEXT, DATELINE, MONTH_WORD, expression_span
 from qa.errors import QAError
 from qa.gate import coverage, topic
 from qa.ranker import candidate_spans
@@ -32,7 +32,6 @@ from qa.text import date_span, terms
 from qa.types import Hit
 
 MAX_LINES = 12
-_DATELINE = re.compile(r"^[A-Z][A-Z .'-]+,\s+[A-Z][a-z]+\.?\s+\d{1,2}(?:,\s+\d{4})?\.?\s*(?:\([^)]{1,40}\)\s*[-–—]|/[^/]{1,30}/\.)")
 _CALENDAR = frozenset(terms(" ".join(MONTHS)))
 _VAGUE = re.compile(rf"(?:{MONTH_WORD}|today|yesterday|this\s+\w+|next\s+\w+)", re.IGNORECASE)
 
@@ -67,7 +66,7 @@ def first_date(sentence: str, written: dt.date) -> tuple[dt.date, dt.date] | Non
     >>> first_date("BRUSSELS, February 12. /TASS/. NATO met.", dt.date(2020, 2, 12)) is None
     True
     """
-    skip = m.end() if (m := _DATELINE.match(sentence)) else 0
+    skip = m.end() if (m := DATELINE.match(sentence)) else 0
     for m in DATE_IN_TEXT.finditer(sentence, skip):
         expr = m.group(0)
         if _VAGUE.fullmatch(expr):

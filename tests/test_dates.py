@@ -4,7 +4,8 @@ import datetime as dt
 
 import pytest
 
-from qa.dates import Period, question_period, span_of
+from qa.dates import Period, question_period
+from qa.text import date_span
 from qa.errors import QAError
 
 TODAY = dt.date(2022, 1, 14)  # the newest bundled article's date
@@ -87,7 +88,7 @@ def test_publication_is_told_from_event():
 def test_periods_hold_partial_dates():
     p = Period("2020-02-01", "2020-02-29", "in February 2020")
     assert p.contains("2020-02-12") and p.contains("2020-02") and p.contains("2020") and not p.contains("2021")
-    assert span_of("2024-02") == ("2024-02-01", "2024-02-29")
+    assert date_span("2024-02") == ("2024-02-01", "2024-02-29")
     assert Period(None, "2021-12-31", "before 2022").describe() == "to 2021-12-31"
     with pytest.raises(ValueError):
         Period("2022-01-02", "2022-01-01", "x")
