@@ -90,12 +90,12 @@ def today_of(services: Services) -> dt.date:
     """"Today" for the question's relative dates: config `today`, else the newest article's date."""
     if services.config.today:
         return dt.date.fromisoformat(services.config.today)
-    newest = max((a.date for a in services.index.articles.values() if a.date), default=None)
+    newest = services.index.newest_date()
     return dt.date.fromisoformat(date_span(newest)[1]) if newest else dt.date.today()
 
 
-def search_in_time(services: Services, asked: str, query: str, filters: Filters | None,
-                   top_k: int, bounded: bool = False) -> tuple[list[Hit], dict | None]:
+def search_in_time(services: Services, asked: str, query: str, filters: Filters | None, top_k: int,
+                   today: dt.date, bounded: bool = False) -> tuple[list[Hit], dict | None]:
     """The passages for a question, read in the period it names, and that period as the
     answer reports it (`date_filter`), or None.
 
@@ -105,7 +105,6 @@ def search_in_time(services: Services, asked: str, query: str, filters: Filters 
     article about 2019 is found. Publication ("articles from 2020"), or no passage about
     the period, filters on the publication date instead. A date filter the user set wins
     over the question's words. With `bounded` any period counts (a timeline of X in 2019)."""
-    today = today_of(services)
     period = None if (filters is not None and filters.has_dates) else question_period(asked, today)
     if period is None or not (period.scope or bounded):  # a dated detail ("who met on January 12") is a search term
         return services.search(query, k=top_k, filters=filters), None
@@ -142,11 +141,11 @@ def answer_events(
     filtered = filters is not None and not filters.is_empty()
     applied = None
     if filtered:
-        undated = sum(1 for a in services.index.articles.values() if not a.date) if filters.has_dates else 0
-        applied = filters.to_dict() | {"undated_excluded": undated}
+        applied = filters.to_dict() | {"undated_excluded": services.index.undated_count() if filters.has_dates else 0}
+    today = today_of(services)
     # a timeline reads more passages: the dated claims of a story are spread over its articles
     hits, date_filter = search_in_time(services, asked, query, filters, top_k * (TIMELINE_BREADTH if request.timeline else 1),
-                                       bounded=request.timeline)
+                                       today, bounded=request.timeline)
     if date_filter:
         yield StreamEvent("status", f"Searched articles {_IN_TIME[date_filter['applied']]} {date_filter['describe']} "
                                     f"(“{date_filter['text']}”)")
@@ -184,44 +183,41 @@ def answer_events(
             short_answer=short, filters=applied, date_filter=date_filter, conflicts=tuple(conflicts),
         ))
 
-    if not evidence.answerable:
-        text = refusal_text(evidence)
-        yield StreamEvent("delta", text)
-        yield final(text, True, closest=closest_passages(evidence, hits))
-        return
-    if request.summary:  # an overview is quoted, in either mode: a 135M model cannot summarise faithfully
-        text, citations = compose_summary(evidence, hits)
+    def quoting(text: str, citations, **extra) -> Iterator[StreamEvent]:
+        """A composed (quoted) answer: streamed a cited sentence at a time, then final."""
         lap("extract")
         yield from sentence_events(text)
-        yield final(text, False, citations, used_mode="extractive")
+        yield final(text, False, citations, used_mode="extractive", **extra)
+
+    def refusing(text: str) -> Iterator[StreamEvent]:
+        """A refusal, with the closest passages listed for the reader to check."""
+        yield StreamEvent("delta", text)
+        yield final(text, True, closest=closest_passages(evidence, hits))
+
+    if not evidence.answerable:
+        yield from refusing(refusal_text(evidence))
+        return
+    if request.summary:  # an overview is quoted, in either mode: a 135M model cannot summarise faithfully
+        yield from quoting(*compose_summary(evidence, hits))
         return
     if request.timeline:  # the dated claims about the topic, in date order, in either mode
         bounds = (date_filter["start"], date_filter["end"]) if date_filter else (None, None)
-        lines = timeline_lines(hits, query, evidence.weights, today_of(services), bounds)
+        lines = timeline_lines(hits, query, evidence.weights, today, bounds)
         if lines:
-            text, citations = compose_timeline(lines, hits)
-            lap("extract")
-            yield from sentence_events(text)
-            yield final(text, False, citations, used_mode="extractive")
+            yield from quoting(*compose_timeline(lines, hits))
             return
-        text = f"The articles don't say: no passage about “{request.topic}” states a date. The closest passages are listed below."
-        yield StreamEvent("delta", text)
-        yield final(text, True, closest=closest_passages(evidence, hits))
+        yield from refusing(f"The articles don't say: no passage about “{request.topic}” states a date. "
+                            "The closest passages are listed below.")
         return
     fresh = freshest(evidence, hits, asked)
     if fresh is not None:  # an answer that changes over time: the newest report, "as of" its date
-        text, citations = compose_fresh(fresh, hits)
-        lap("extract")
-        yield from sentence_events(text)
         verification["freshness"] = {"as_of": fresh.as_of, "older_value": fresh.older_value or None}
-        yield final(text, False, citations, used_mode="extractive")
+        yield from quoting(*compose_fresh(fresh, hits))
         return
     sides = conflict(evidence, hits, asked)
     if sides:  # the passages disagree: say so and cite each side, in either mode, instead of picking one
         text, citations, values = compose_conflict(sides, hits)
-        lap("extract")
-        yield from sentence_events(text)
-        yield final(text, False, citations, used_mode="extractive", conflicts=[{"what": asked, "values": values}])
+        yield from quoting(text, citations, conflicts=[{"what": asked, "values": values}])
         return
     if mode == "generative":
         from qa.generate import load_generator
@@ -240,10 +236,7 @@ def answer_events(
             return
         yield StreamEvent("status", FALLBACK_NOTE)
     text, citations, chosen = compose_extractive(evidence, hits, config.max_answer_sentences)
-    short = short_answer(evidence.answer_type, chosen, citations, asked, hits)
-    lap("extract")
-    yield from sentence_events(text)
-    yield final(text, False, citations, short=short, used_mode="extractive")
+    yield from quoting(text, citations, short=short_answer(evidence.answer_type, chosen, citations, asked, hits))
 
 
 __all__ = ["FALLBACK_NOTE", "Services", "answer_events", "sentence_events", "corrected", "validate_question"]

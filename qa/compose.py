@@ -26,12 +26,7 @@ from qa.ranker import Candidate
 from qa.spans import span_of_kind
 from qa.text import human_date, names, split_sentences, terms
 from qa.timeline import Line
-from qa.types import Article, Citation, Hit, ShortAnswer
-
-
-def attribution(article: Article) -> str:
-    """Who published it and when: "TASS, 12 February 2020"; "" when neither is known."""
-    return ", ".join(p for p in (article.publisher, human_date(article.date)) if p)
+from qa.types import Citation, Hit, ShortAnswer
 
 
 def citation(n: int, hit: Hit, start: int, end: int, score: float) -> Citation:
@@ -46,7 +41,7 @@ def citation(n: int, hit: Hit, start: int, end: int, score: float) -> Citation:
 def outlets(hit: Hit) -> str:
     """Who published a passage, and who else ran the same story:
     "TASS, 12 February 2020; also in Gazeta.ru, RT"."""
-    lead = attribution(hit.article)
+    lead = hit.article.byline
     others = list(dict.fromkeys(c.publisher or c.id for c in hit.also_in))
     return f"{lead}; also in {', '.join(others)}" if others and lead else lead
 
@@ -187,7 +182,7 @@ def compose_conflict(sides: Sequence[Side], hits: Sequence[Hit]) -> tuple[str, t
     claims, last = [], None
     for n, (side, c) in enumerate(zip(sides, chosen), 1):
         article = hits[c.hit].article
-        who = "the same article also" if article.id == last else (attribution(article) or article.title or article.id)
+        who = "the same article also" if article.id == last else (article.byline or article.title or article.id)
         claims.append(f"{who} says {side.value} [{n}]")
         last = article.id
     values = [{"value": side.value, "citations": [n]} for n, side in enumerate(sides, 1)]
@@ -256,5 +251,5 @@ def short_answer(kind: str | None, chosen: Sequence[Candidate], citations: Seque
     return ShortAnswer(text=text, kind=kind, citation=citations[0].n, source=citations[0].source, start=start, end=end)
 
 
-__all__ = ["attributed", "attribution", "balanced_quotes", "choose", "citation", "closest_passages",
+__all__ = ["attributed", "balanced_quotes", "choose", "citation", "closest_passages",
            "compose_conflict", "compose_extractive", "compose_fresh", "compose_summary", "compose_timeline", "refers_back", "refusal_text", "short_answer"]

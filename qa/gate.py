@@ -425,7 +425,7 @@ def outside_filter(inside: "Evidence", everywhere: "Evidence", hits: Sequence[Hi
     if inside.answerable and inside.best is not None and inside.best.score * t.outside_filter_ratio > best.score:
         return None
     a = hits[best.hit].article
-    who = ", ".join(x for x in (a.publisher, human_date(a.date)) if x) or a.title or a.id
+    who = a.byline or a.title or a.id
     where = "undated, so outside any date filter" if filters.has_dates and not a.date else "outside the filter"
     return f"no article within the filter ({filters.describe()}) answers it; {who} ({where}) does: remove the filter to see it"
 

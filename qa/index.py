@@ -62,16 +62,26 @@ class Index:
     def faiss(self):
         return self._faiss
 
+    def _once(self, name: str, compute):
+        """`compute()`, computed once per snapshot (a snapshot never changes) and kept on it."""
+        if name not in self.__dict__:
+            object.__setattr__(self, name, compute())
+        return self.__dict__[name]
+
     def wire_groups(self) -> dict[str, tuple[str, ...]]:
         """{article id: its wire-copy group, in corpus order} for articles with a near-duplicate
         (qa/wire.py); computed once per snapshot, when first asked."""
-        groups = self.__dict__.get("_wire_groups")
-        if groups is None:
-            from qa.wire import wire_groups
+        from qa.wire import wire_groups
 
-            groups = wire_groups(self.articles)
-            object.__setattr__(self, "_wire_groups", groups)
-        return groups
+        return self._once("_wire_groups", lambda: wire_groups(self.articles))
+
+    def undated_count(self) -> int:
+        """Articles without a date: what any date filter leaves out."""
+        return self._once("_undated", lambda: sum(1 for a in self.articles.values() if not a.date))
+
+    def newest_date(self) -> str | None:
+        """The latest article date (ISO, possibly partial), or None when no article is dated."""
+        return self._once("_newest", lambda: max((a.date for a in self.articles.values() if a.date), default=None))
 
     def chunk_counts(self) -> dict[str, int]:
         counts = dict.fromkeys(self.articles, 0)

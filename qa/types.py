@@ -12,7 +12,7 @@ import hashlib
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from qa.text import ISO_DATE, date_span
+from qa.text import ISO_DATE, date_span, human_date
 
 
 def content_id(*parts: object, length: int = 16) -> str:
@@ -40,6 +40,11 @@ class Article:
             raise ValueError(f"Article {self.id!r} has no text")
         if self.date is not None and not ISO_DATE.fullmatch(self.date):
             raise ValueError(f"Article {self.id!r}: date {self.date!r} is not YYYY-MM-DD, YYYY-MM or YYYY")
+
+    @property
+    def byline(self) -> str:
+        """Who published it and when: "TASS, 12 February 2020"; "" when neither is known."""
+        return ", ".join(p for p in (self.publisher, human_date(self.date)) if p)
 
     @property
     def checksum(self) -> str:

@@ -277,7 +277,7 @@ class Handlers:
         """The active filters as removable chips above the chat (hidden when unset), and how many
         undated articles a date filter leaves out."""
         pubs = [p for p in (publishers or []) if p]
-        undated = sum(1 for a in self.a.index.articles.values() if not a.date) if (date_from or date_to) else 0
+        undated = self.a.index.undated_count() if (date_from or date_to) else 0
         note = f"{undated} undated article{'s' if undated != 1 else ''} excluded" if undated else ""
         return (gr.update(value=f"{', '.join(pubs)} ×", visible=bool(pubs)),
                 gr.update(value=f"From {date_from} ×", visible=bool(date_from)),
