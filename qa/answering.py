@@ -29,6 +29,7 @@ from qa.gate import Evidence, Vocabulary, assess, no_article_in, outside_filter
 from qa.generative import generate
 from qa.phrasing import parse_request
 from qa.ranker import load_calibration, load_ranker
+from qa.render import fallback_note
 from qa.rewrite import standalone_query
 from qa.text import date_span
 from qa.types import Answer, Filters, Hit, StreamEvent
@@ -68,10 +69,6 @@ def corrected(services: Services, vocabulary: Vocabulary, question: str) -> str:
     """The question with typos fixed to the archive's words ("Stoltenburg"); a word the
     tokenizer holds whole is a real word, kept."""
     return vocabulary.correct(question, is_word=lambda w: services.embedder.count_tokens([w.lower()])[0] == 1)
-
-
-# Shown when a generated answer is not used; the answer's `verification.outcome` says why.
-FALLBACK_NOTE = "The generated answer could not be verified; quoting the articles instead."
 
 
 def sentence_events(text: str) -> Iterator[StreamEvent]:
@@ -234,9 +231,9 @@ def answer_events(
         if generated is not None:
             yield final(*generated)
             return
-        yield StreamEvent("status", FALLBACK_NOTE)
+        yield StreamEvent("status", fallback_note(verification.get("outcome", "")))
     text, citations, chosen = compose_extractive(evidence, hits, config.max_answer_sentences)
     yield from quoting(text, citations, short=short_answer(evidence.answer_type, chosen, citations, asked, hits))
 
 
-__all__ = ["FALLBACK_NOTE", "Services", "answer_events", "sentence_events", "corrected", "validate_question"]
+__all__ = ["Services", "answer_events", "sentence_events", "corrected", "validate_question"]

@@ -121,6 +121,16 @@ def filter_text(applied: dict[str, Any]) -> str:
     return f"{applied.get('text', '')}{note}"
 
 
+def fallback_note(outcome: str) -> str:
+    """The one line that says a generated answer was not used, and why (from its verification
+    `outcome`): shown while the answer streams and in the finished message.
+
+    >>> fallback_note("no generated sentence was supported by its passages; fell back to extractive")
+    'The generated answer was not used (no generated sentence was supported by its passages); quoting the articles instead.'
+    """
+    return f"The generated answer was not used ({outcome.split('; fell back')[0]}); quoting the articles instead."
+
+
 def answer_markdown(answer: dict[str, Any], turn: int) -> str:
     """The assistant's chat message for a finished answer (`Answer.to_dict()`)."""
     parts = []
@@ -136,8 +146,7 @@ def answer_markdown(answer: dict[str, Any], turn: int) -> str:
         parts.append(f"*Searched articles: {md_escape(filter_text(applied))}*")
     outcome = (answer.get("verification") or {}).get("outcome") or ""
     if "fell back" in outcome:  # generative mode, but the generated text was not used: say so in one line
-        why = outcome.split("; fell back")[0]
-        parts.append(f"*The generated answer was not used ({md_escape(why)}); quoting the articles instead.*")
+        parts.append(f"*{md_escape(fallback_note(outcome))}*")
     if answer.get("refused"):
         body = md_escape(answer.get("answer") or "I could not find this in the articles.")
         closest = answer.get("closest") or []
