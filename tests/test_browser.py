@@ -315,6 +315,8 @@ def test_news_aware_answers_show_period_conflict_and_timeline(page):
     assert "Searched articles about 2020-02-01 to 2020-02-29 (“in February 2020”)" in page.locator("#qa-chat").inner_text()
     period = page.locator("#qa-chip-period")
     period.wait_for(state="visible")
+    page.locator("#qa-ask").wait_for(state="visible")  # the turn's follow-up events are done before the chip is used
+    page.wait_for_timeout(500)
     assert "2020-02-01 to 2020-02-29" in period.inner_text()
     period.click()  # the question's period becomes the date filter, editable
     page.locator("#qa-chip-to").wait_for(state="visible")
