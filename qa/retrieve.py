@@ -3,7 +3,9 @@
 Dense vectors find paraphrases ("weapon" for "missile"); BM25 finds exact names and
 numbers ("9M729") that a small embedding model blurs. Reciprocal-rank fusion (RRF) needs
 no score calibration between the two: score = sum of weight / (rrf_k + rank). Filters are
-applied before ranking, so a filtered search still returns up to k hits when k exist. Wire
+applied inside each search (a FAISS ID selector, a BM25 mask), so a filtered search still
+returns up to k hits when k exist. The index may hold several segments (qa/segment.py);
+each is searched and the best of all are kept, which ranks as one index would. Wire
 copies of one story (qa/wire.py) give one passage, from the best-ranked outlet, which
 carries the others in `Hit.also_in`.
 """
@@ -47,14 +49,15 @@ class Retriever:
         index = self._index()
         k = k or self.config.top_k
         method = method or self.config.retriever
-        if not index.chunks or not query.strip():
+        if not index.segments or not query.strip():
             return []
-        allowed = _allowed(index, filters)
-        if allowed is not None and not allowed.any():
+        allowed = index.eligible(filters)
+        if allowed is not None and not any(m is None or m.any() for m in allowed):
             return []
         n_cand = max(self.config.candidates, k)
-        dense = self._dense(index, query, n_cand, allowed) if method in ("hybrid", "dense") else ([], [])
-        sparse = index.bm25.search(query, n_cand, allowed) if method in ("hybrid", "bm25") else ([], [])
+        dense = (index.dense_search(self.embedder.embed([query]), n_cand, allowed, self.config.ann_ef_search)
+                 if method in ("hybrid", "dense") else ([], []))
+        sparse = index.bm25_search(query, n_cand, allowed) if method in ("hybrid", "bm25") else ([], [])
         fused: dict[int, float] = {}
         d_rank = {int(i): r for r, i in enumerate(dense[0], 1)}
         b_rank = {int(i): r for r, i in enumerate(sparse[0], 1)}
@@ -69,7 +72,7 @@ class Retriever:
         hits: list[Hit] = []
         story: dict[tuple[str, ...], str] = {}  # wire-copy group -> the article whose passages stand for it
         for i in order:
-            chunk = index.chunks[i]
+            chunk = index.chunk_at(i)
             group = groups.get(chunk.article_id)
             if group is not None and story.setdefault(group, chunk.article_id) != chunk.article_id:
                 continue  # the same story from another outlet: one passage per story
@@ -81,15 +84,6 @@ class Retriever:
             if len(hits) == k:
                 break
         return hits
-
-    def _dense(self, index: Index, query: str, k: int, allowed: np.ndarray | None) -> tuple[list[int], list[float]]:
-        q = self.embedder.embed([query])
-        # Exact search; with a filter, rank everything and keep the allowed (flat search is O(n) anyway).
-        limit = len(index.chunks) if allowed is not None else min(k, len(index.chunks))
-        scores, ids = index.faiss.search(q, limit)
-        pairs = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0 and (allowed is None or allowed[i])]
-        pairs = pairs[:k]
-        return [i for i, _ in pairs], [s for _, s in pairs]
 
     def similarity(self, query: str, texts: list[str]) -> np.ndarray:
         """Cosine similarity of `query` to each text (used by answer selection and refusal)."""
@@ -109,9 +103,3 @@ class Retriever:
                 self._vectors.popitem(last=False)
         return np.stack([known[t] for t in texts]) @ vecs[0]
 
-
-def _allowed(index: Index, filters: Filters | None) -> np.ndarray | None:
-    if filters is None or filters.is_empty():
-        return None
-    ok = {aid for aid, a in index.articles.items() if filters.accepts(a)}
-    return np.fromiter((c.article_id in ok for c in index.chunks), dtype=bool, count=len(index.chunks))

@@ -62,6 +62,26 @@ class Article:
 
 
 @dataclass(frozen=True)
+class ArticleHeader:
+    """An article's metadata without its text: what the index keeps in memory for every
+    article (the text stays on disk until a passage of it is cited)."""
+
+    id: str
+    title: str = ""
+    date: str | None = None
+    publisher: str | None = None
+    url: str | None = None
+    path: str | None = None
+
+    @classmethod
+    def of(cls, article: Article) -> "ArticleHeader":
+        return cls(**article.meta())
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class Chunk:
     """A span of an article's cleaned text: `article.text[start:end] == text`."""
 
@@ -251,7 +271,7 @@ class Filters:
         return {"date_from": self.date_from, "date_to": self.date_to, "publishers": list(self.publishers),
                 "article_ids": list(self.article_ids), "text": self.describe()}
 
-    def accepts(self, article: Article) -> bool:
+    def accepts(self, article: Article | ArticleHeader) -> bool:
         if self.article_ids and article.id not in self.article_ids:
             return False
         if self.publishers:

@@ -13,12 +13,17 @@ Decisions:
   topic share almost none.
 - A group is named by its first member in archive order (the original, usually).
 - Exact duplicates never get here: ingestion already keeps one article per text.
-- Groups are computed once per index snapshot, when first needed (`Index.wire_groups`).
+- Signatures are computed once per index segment (segments never change) and the groups
+  once per index snapshot, when first needed (`Index.wire_groups`): at a million chunks
+  the per-snapshot part is inserting 250,000 signatures into an LSH index, not reading and
+  shingling every text again.
 """
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
 
 from qa.types import Article
 
@@ -38,23 +43,45 @@ def shingles(text: str, n: int = SHINGLE) -> set[str]:
     return {" ".join(words[i:i + n]) for i in range(max(0, len(words) - n + 1))}
 
 
-def wire_groups(articles: Mapping[str, Article], threshold: float = WIRE_JACCARD) -> dict[str, tuple[str, ...]]:
-    """{article id: the ids of its group, itself included, in archive order} for every
-    article that has a near-duplicate; articles without one are left out."""
-    from datasketch import MinHash, MinHashLSH
+def signatures(texts: Sequence[str]) -> np.ndarray:
+    """MinHash signatures of texts, (n, PERMUTATIONS) uint64; a row of zeros for a text too
+    short to compare. An index segment computes its articles' once (they never change)."""
+    from datasketch import MinHash
 
+    grams = [shingles(t) for t in texts]
+    out = np.zeros((len(texts), PERMUTATIONS), dtype=np.uint64)
+    long_enough = [i for i, g in enumerate(grams) if len(g) >= MIN_SHINGLES]
+    if long_enough:
+        made = MinHash.bulk([[g.encode("utf-8") for g in grams[i]] for i in long_enough], num_perm=PERMUTATIONS, seed=1)
+        for i, m in zip(long_enough, made):
+            out[i] = m.hashvalues
+    return out
+
+
+def wire_groups(articles: Mapping[str, Article], threshold: float = WIRE_JACCARD,
+                signed: Iterable[tuple[str, np.ndarray]] | None = None) -> dict[str, tuple[str, ...]]:
+    """{article id: the ids of its group, itself included, in archive order} for every
+    article that has a near-duplicate; articles without one are left out.
+
+    `signed` gives (id, signature) in archive order when they are already known (an index
+    passes the signatures its segments keep); otherwise they are computed from `articles`.
+    """
+    from datasketch import LeanMinHash, MinHashLSH
+
+    if signed is None:
+        ids = list(articles)
+        signed = zip(ids, signatures([articles[a].text for a in ids]))
     lsh = MinHashLSH(threshold=threshold, num_perm=PERMUTATIONS)
-    signatures: dict[str, MinHash] = {}
-    for aid, article in articles.items():
-        grams = shingles(article.text)
-        if len(grams) < MIN_SHINGLES:
+    found: dict[str, LeanMinHash] = {}
+    order: dict[str, int] = {}
+    for aid, hv in signed:
+        order[aid] = len(order)
+        if not hv.any():
             continue
-        m = MinHash(num_perm=PERMUTATIONS, seed=1)
-        m.update_batch([g.encode("utf-8") for g in grams])
-        signatures[aid] = m
+        m = LeanMinHash(seed=1, hashvalues=hv)
+        found[aid] = m
         lsh.insert(aid, m)
-    order = {aid: i for i, aid in enumerate(articles)}
-    parent = {aid: aid for aid in signatures}
+    parent = {aid: aid for aid in found}
 
     def root(a: str) -> str:
         while parent[a] != a:
@@ -62,14 +89,14 @@ def wire_groups(articles: Mapping[str, Article], threshold: float = WIRE_JACCARD
             a = parent[a]
         return a
 
-    for aid, m in signatures.items():
+    for aid, m in found.items():
         for other in lsh.query(m):
             # LSH finds candidates; the MinHash estimate confirms them
-            if other != aid and m.jaccard(signatures[other]) >= threshold:
+            if other != aid and m.jaccard(found[other]) >= threshold:
                 a, b = sorted((root(aid), root(other)), key=order.__getitem__)
                 parent[b] = a
     members: dict[str, list[str]] = {}
-    for aid in signatures:
+    for aid in found:
         members.setdefault(root(aid), []).append(aid)
     out: dict[str, tuple[str, ...]] = {}
     for group in members.values():
@@ -77,6 +104,3 @@ def wire_groups(articles: Mapping[str, Article], threshold: float = WIRE_JACCARD
             ordered = tuple(sorted(group, key=order.__getitem__))
             out.update({aid: ordered for aid in ordered})
     return out
-
-
-__all__ = ["WIRE_JACCARD", "shingles", "wire_groups"]

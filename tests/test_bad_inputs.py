@@ -215,20 +215,29 @@ def test_bad_question_through_the_cli(bundled_index_dir, label):
 # ---- a tampered index -------------------------------------------------------------------
 
 
+def _npy(array: np.ndarray) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, array)
+    return buf.getvalue()
+
+
 def _gen(index: Path) -> Path:
-    return index / read_manifest(index)["generation"]
+    """The folder of the index's first segment."""
+    return index / read_manifest(index)["segments"][0]["name"]
 
 
 def _fix_checksum(index: Path, name: str) -> None:
     """Make the manifest agree with a tampered file, so the parsers themselves are tested."""
     m = json.loads((index / MANIFEST).read_text())
     p = _gen(index) / name
-    m["files"][name] = {"sha256": hashlib.sha256(p.read_bytes()).hexdigest(), "bytes": p.stat().st_size}
+    m["segments"][0]["files"][name] = {"sha256": hashlib.sha256(p.read_bytes()).hexdigest(), "bytes": p.stat().st_size}
     (index / MANIFEST).write_text(json.dumps(m))
 
 
 @pytest.mark.parametrize("name, data", [
-    ("articles.json", b'[{"id": "x", "text": '), ("chunks.json", b"[[1, 2"),
+    ("articles.json", b'[{"id": "x", "text": '), ("chunks.npy", b"[[1, 2"), ("texts.bin", b"short"),
     ("bm25.npz", b"PK\x03\x04 not a zip"), ("vectors.faiss", b"\x00" * 64)])
 def test_tampered_file_is_named(index_copy, name, data):
     (_gen(index_copy) / name).write_bytes(data)
@@ -237,7 +246,8 @@ def test_tampered_file_is_named(index_copy, name, data):
 
 
 @pytest.mark.parametrize("name, data", [
-    ("articles.json", b"{not json"), ("chunks.json", b'[["no-such-article", 0, 10, "x"]]'),
+    ("articles.json", b"{not json"), ("chunks.npy", _npy(np.array([[99, 0, 10, 0]], dtype=np.int64))),
+    ("texts.bin", b"a text of another length"),
     ("bm25.npz", b"plain text, not numpy"),
     ("articles.json", b'{"a": 1}'),  # JSON of the wrong shape
     ("bm25.npz", b"PK\x03\x04 broken zip"),
@@ -249,6 +259,11 @@ def test_bad_content_with_a_matching_checksum_is_corrupt(index_copy, name, data)
         load_index(index_copy)
 
 
+def _segment(m: dict, **change) -> dict:
+    """The manifest with its first segment's entry changed."""
+    return m | {"segments": [m["segments"][0] | change, *m["segments"][1:]]}
+
+
 def _manifest(index: Path, edit) -> None:
     m = json.loads((index / MANIFEST).read_text())
     (index / MANIFEST).write_text(edit(m) if callable(edit) else edit)
@@ -257,12 +272,13 @@ def _manifest(index: Path, edit) -> None:
 @pytest.mark.parametrize("edit, match", [
     ("{not json", r"manifest\.json is unreadable"),
     ("", r"manifest\.json is unreadable"),
-    (lambda m: json.dumps(m | {"generation": "gen-bogus"}), r"gen-bogus/vectors\.faiss is missing"),
+    (lambda m: json.dumps(_segment(m, name="seg-bogus")), r"seg-bogus/vectors\.faiss is missing"),
     (lambda m: json.dumps(m | {"format_version": 99}), r"index format 99"),
-    (lambda m: json.dumps({k: v for k, v in m.items() if k != "files"}), r"manifest\.json is damaged \(no file checksums\)"),
+    (lambda m: json.dumps(_segment(m, files=None)), r"manifest\.json is damaged \(segment seg-\S+: no file checksums\)"),
+    (lambda m: json.dumps({k: v for k, v in m.items() if k != "segments"}), r"manifest\.json is damaged \(no segment list\)"),
     ("[1, 2]", r"manifest\.json is not a manifest"),
-    (lambda m: json.dumps(m | {"generation": None}), r"manifest\.json is damaged \(generation None"),
-    (lambda m: json.dumps(m | {"generation": "../../etc"}), r"is not a generation folder name"),
+    (lambda m: json.dumps(_segment(m, name=None)), r"manifest\.json is damaged \(segment None"),
+    (lambda m: json.dumps(_segment(m, name="seg-../../etc")), r"is not a segment folder name"),
 ])
 def test_tampered_manifest_is_corrupt(index_copy, edit, match):
     _manifest(index_copy, edit)

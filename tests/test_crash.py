@@ -3,7 +3,8 @@
 `bench/crash_writer.py` is a fork server: it loads MiniLM once, and for each run forks a
 child that opens the index and saves one new article after another. We wait for the
 child's "ready", sleep a seeded random 0-300 ms and SIGKILL it, so kills land while it
-chunks, writes a generation folder, fsyncs, renames, switches the manifest or cleans up.
+chunks, writes a segment folder, fsyncs, renames, switches the manifest, merges segments
+(every tenth save merges the ten newest) or cleans up.
 After every kill the index must load with its checksums, hold one vector per chunk, answer
 a search, and hold exactly the committed articles, or those plus the one being written.
 The same index folder is reused across all kills, so damage would accumulate and show.
@@ -97,9 +98,9 @@ def read_log(log: Path) -> tuple[set[str], str | None]:
 
 
 def strays(index: Path) -> list[str]:
-    """Entries of the index folder other than the manifest, the lock and the live generation."""
-    live = read_manifest(index)["generation"]
-    return sorted(p.name for p in index.iterdir() if p.name not in (MANIFEST, ".lock", live))
+    """Entries of the index folder other than the manifest, the lock and the live segments."""
+    live = {s["name"] for s in read_manifest(index)["segments"]}
+    return sorted(p.name for p in index.iterdir() if p.name not in {MANIFEST, ".lock"} | live)
 
 
 @dataclass
@@ -107,7 +108,7 @@ class Tally:
     kills: int = 0
     interrupted_write_landed: int = 0  # killed after the manifest switch, before "commit" was logged
     interrupted_write_lost: int = 0  # killed before the switch: the article is not there, as it should be
-    stray_generation: int = 0  # a generation folder (finished or half-written) left behind by the kill
+    stray_generation: int = 0  # a segment folder (finished or half-written) left behind by the kill
     stray_files: set[str] = field(default_factory=set)  # manifest temp files a kill left (the next save removes them)
     max_strays: int = 0
     landed: set[str] = field(default_factory=set)  # interrupted saves that did switch: committed from now on
@@ -115,7 +116,7 @@ class Tally:
 
 def check_after_kill(index: Path, log: Path, base: set[str], assistant_cls, tally: Tally, dense: bool = False) -> None:
     idx = load_index(index)  # verifies every checksum; raises IndexCorruptError on damage
-    assert idx.faiss.ntotal == len(idx.chunks) == idx.vectors.shape[0] == idx.bm25.n_docs
+    assert idx.chunk_count == len(idx.chunks) == idx.vectors.shape[0]  # each segment checks vectors = postings = chunks
     manifest = read_manifest(index)
     assert manifest["counts"] == {"articles": len(idx.articles), "chunks": len(idx.chunks)}
     assert {c.article_id for c in idx.chunks} == set(idx.articles)
@@ -138,8 +139,8 @@ def check_after_kill(index: Path, log: Path, base: set[str], assistant_cls, tall
         hits = searcher.search("Velmora reopened repairs council", k=3, method="hybrid" if dense else "bm25")
         assert hits and hits[0].article.id in written
     left = strays(index)
-    tally.stray_generation += any(n.startswith(("gen-", ".gen-")) for n in left)
-    tally.stray_files |= {n for n in left if not n.startswith(("gen-", ".gen-"))}
+    tally.stray_generation += any(n.startswith(("seg-", ".seg-")) for n in left)
+    tally.stray_files |= {n for n in left if not n.startswith(("seg-", ".seg-"))}
     tally.max_strays = max(tally.max_strays, len(left))
 
 
@@ -162,18 +163,19 @@ def kill_loop(index: Path, tmp: Path, kills: int, seed: int) -> Tally:
             assert exited == f"exited {pid} signal {int(signal.SIGKILL)}", exited
             tally.kills += 1
             check_after_kill(index, log, base, Assistant, tally, dense=k % 10 == 0)
-            # Old generation folders are removed by the next save that completes, so at any
-            # moment there is at most one per run since the last run that committed.
+            # Unlisted segment folders are removed by the next save that completes, so at any
+            # moment there are at most those of one save per run since the last run that committed.
             n_committed, before = len(read_log(log)[0]), n_committed
             uncommitted_runs = 0 if n_committed > before else uncommitted_runs + 1
+            # A save that merged leaves up to merge_factor unlisted folders when killed after its switch.
             stray_dirs = [n for n in strays(index) if (index / n).is_dir()]
-            assert len(stray_dirs) <= uncommitted_runs + 1, stray_dirs
-        # A clean save afterwards removes every generation folder the kills left behind.
+            assert len(stray_dirs) <= (uncommitted_runs + 1) * Config().merge_factor, stray_dirs
+        # A clean save afterwards removes every segment folder the kills left behind.
         writer.run("final", max_saves=1)
         assert writer.expect("exited").endswith("code 0")
         check_after_kill(index, log, base, Assistant, tally, dense=True)
         left_dirs = [n for n in strays(index) if (index / n).is_dir()]
-        assert left_dirs == [], f"generation folders left after a clean save: {left_dirs}"
+        assert left_dirs == [], f"segment folders left after a clean save: {left_dirs}"
         assert read_log(log)[1] is None
     finally:
         writer.close()
@@ -182,7 +184,7 @@ def kill_loop(index: Path, tmp: Path, kills: int, seed: int) -> Tally:
 
 def _report(tally: Tally) -> None:
     print(f"\nkills survived: {tally.kills}; interrupted save already switched: {tally.interrupted_write_landed}; "
-          f"interrupted save not yet switched: {tally.interrupted_write_lost}; kills that left a generation "
+          f"interrupted save not yet switched: {tally.interrupted_write_lost}; kills that left a segment "
           f"folder: {tally.stray_generation}; stray files: {len(tally.stray_files)}; max strays: {tally.max_strays}")
 
 
@@ -208,8 +210,11 @@ _KILL_AT = r"""
 import os, signal, sys
 sys.path.insert(0, {root!r})
 import qa.store as store
+from qa.config import Config
+from qa.index import merge_segments
 from qa.store import load_index, save_index
 index = load_index({index!r})
+index = merge_segments(index, 0, len(index.segments), Config())  # a new segment to write: rewrite the one there is
 point = {point!r}
 real = getattr(os, point)
 def die(*a, **k):
@@ -223,7 +228,7 @@ save_index(index, {index!r})
 
 @pytest.mark.parametrize("point", ["rename", "replace"])
 def test_kill_at_each_commit_step_keeps_the_old_state(index_copy, point):
-    """rename: generation folder written, not yet renamed; replace: manifest temp written, not yet renamed."""
+    """rename: segment folder written, not yet renamed; replace: manifest temp written, not yet renamed."""
     before = read_manifest(index_copy)
     code = _KILL_AT.format(root=str(ROOT), index=str(index_copy), point=point)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

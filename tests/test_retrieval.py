@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from qa.bm25 import BM25
+from qa.bm25 import Postings, scores
 from qa.types import Filters
 
 # (query, acceptable first articles): written by reading the five articles.
@@ -59,19 +59,25 @@ def test_filters_by_date_publisher_and_id(assistant):
 
 
 def test_bm25_matches_a_hand_computation():
-    bm = BM25.build(["missile treaty", "missile missile launch", "treaty talks today"])
+    docs = ["missile treaty", "missile missile launch", "treaty talks today"]
     # N=3, "missil" in 2 docs: idf = ln(1 + (3-2+0.5)/(2+0.5)) = ln(1.6)
     # doc lengths (stopword-free stems): 2, 3, 3 -> avg 8/3
     idf = math.log(1.6)
     def w(tf, dl):
         return idf * tf * 2.2 / (tf + 1.2 * (1 - 0.75 + 0.75 * dl / (8 / 3)))
-    s = bm.scores("missile")
+    one = Postings.build(docs)
+    s = scores([(one, None)], "missile")[0]
     assert s[0] == pytest.approx(w(1, 2), rel=1e-5)
     assert s[1] == pytest.approx(w(2, 3), rel=1e-5)
     assert s[2] == 0
-    order, _ = bm.search("missile", k=5)
-    assert list(order) == [1, 0]  # tf 2 beats tf 1
-    assert BM25.from_bytes(bm.to_bytes()).scores("missile").tolist() == s.tolist()
+    # The same docs in two segments score the same: statistics are archive-wide.
+    split = scores([(Postings.build(docs[:1]), None), (Postings.build(docs[1:]), None)], "missile")
+    assert [*split[0], *split[1]] == pytest.approx(s.tolist(), rel=1e-6)
+    # A deleted doc counts nowhere: scores are those of an index built without it.
+    import numpy as np
+    dead = scores([(one, np.array([True, True, False]))], "missile")[0]
+    assert dead[:2].tolist() == pytest.approx(scores([(Postings.build(docs[:2]), None)], "missile")[0].tolist(), rel=1e-6)
+    assert Postings.from_bytes(one.to_bytes()).tf.toarray().tolist() == one.tf.toarray().tolist()
 
 
 def test_similarity_cache_gives_the_uncached_scores_and_stays_bounded(assistant, monkeypatch):

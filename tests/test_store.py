@@ -31,8 +31,10 @@ def test_manifest_records_model_dimension_counts_and_checksums(bundled_index_dir
     m = read_manifest(bundled_index_dir)
     assert m["model"] == "all-MiniLM-L6-v2" and m["dim"] == 384
     assert m["counts"]["articles"] == 5 and m["counts"]["chunks"] > 5
-    assert set(m["files"]) == {"vectors.faiss", "articles.json", "chunks.json", "bm25.npz"}
-    assert all(len(f["sha256"]) == 64 for f in m["files"].values())
+    assert [s["articles"] for s in m["segments"]] == [5] and m["segments"][0]["deleted"] == []
+    files = m["segments"][0]["files"]
+    assert set(files) == {"vectors.faiss", "articles.json", "chunks.npy", "texts.bin", "bm25.npz"}
+    assert all(len(f["sha256"]) == 64 for f in files.values())
 
 
 def test_missing_index_says_how_to_build(tmp_path):
@@ -58,7 +60,7 @@ def test_dimension_mismatch_is_refused(index_copy):
 @pytest.mark.parametrize("damage", ["truncate", "flip"])
 def test_damaged_file_is_reported_before_it_is_read(index_copy, damage):
     m = read_manifest(index_copy)
-    target = index_copy / m["generation"] / "vectors.faiss"
+    target = index_copy / m["segments"][0]["name"] / "vectors.faiss"
     data = target.read_bytes()
     target.write_bytes(data[: len(data) // 2] if damage == "truncate" else data[:-1] + bytes([data[-1] ^ 1]))
     with pytest.raises(IndexCorruptError, match="vectors.faiss.*checksum"):
@@ -108,7 +110,7 @@ def test_full_disk_during_save_leaves_previous_index_intact(index_copy, monkeypa
 
     def full_disk(path, data):
         written.append(path.name)
-        if path.name == "chunks.json":
+        if path.name == "chunks.npy":
             raise OSError(28, "No space left on device")
         real(path, data)
 
@@ -118,7 +120,7 @@ def test_full_disk_during_save_leaves_previous_index_intact(index_copy, monkeypa
     monkeypatch.undo()
     assert written[:2] == ["vectors.faiss", "articles.json"]
     assert read_manifest(index_copy) == before
-    assert sorted(p.name for p in index_copy.iterdir() if p.is_dir()) == [before["generation"]]
+    assert sorted(p.name for p in index_copy.iterdir() if p.is_dir()) == [s["name"] for s in before["segments"]]
     reloaded = Assistant.open(Config(index_dir=str(index_copy)))
     assert "x.txt" not in reloaded.index.articles  # the failed write changed nothing
     assert "x.txt" not in assistant.index.articles  # nor the in-memory snapshot

@@ -1,0 +1,352 @@
+"""An index segment: a batch of articles with their chunks, vectors and BM25 postings,
+written once and never changed, the way Lucene stores an index.
+
+Why segments: adding one article to an archive of a million chunks must cost what that
+article costs, not what the archive costs. A new batch of articles becomes a new segment;
+removing or replacing an article marks it deleted in the manifest (qa/store.py) and the
+segment's files stay as they are; small segments are merged into bigger ones in the
+background of an add (qa/index.py `merge_policy`) or by `qa index optimize`.
+
+What a segment keeps in memory and what it reads when asked:
+- in memory: each article's metadata (an `ArticleHeader`), each chunk's article row,
+  offsets and text hash (numpy arrays), the vectors in a FAISS index, the BM25 postings;
+- on disk until cited: the article texts (`texts.bin`, read by byte offsets). A loaded
+  segment holds its text file open, so a merge that deletes the folder does not pull the
+  text out from under a snapshot that still answers questions.
+
+Vectors live in an exact `IndexFlatIP` unless the segment has at least `ann_min_chunks`
+chunks; then in an HNSW graph (`IndexHNSWFlat`): exact search over a million vectors
+costs ~100 ms on 2 cores, HNSW a few ms at recall@10 >= 0.98 (bench/scale.py). A filter
+that leaves few rows of an HNSW segment is searched exactly over those rows, since a graph
+walk that must skip almost every node finds too few.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from qa.bm25 import Postings
+from qa.text import date_span
+from qa.types import Article, ArticleHeader, Chunk, Filters, content_id
+
+# Files of a segment folder, in the order they are written.
+FILES = ("vectors.faiss", "articles.json", "chunks.npy", "texts.bin", "bm25.npz")
+# An HNSW segment searched with a filter that allows fewer than this share of its rows is
+# searched exactly over the allowed rows instead: the graph walk would skip nearly every node.
+EXACT_BELOW_SHARE = 0.05
+HNSW_EF_CONSTRUCTION = 80  # build-time beam; 40 (FAISS's default) loses recall on 384-dim text vectors
+
+
+def text_hash(text: str) -> int:
+    """A 63-bit hash of an embedding text: equal hashes mean one embedding can serve both.
+
+    >>> text_hash("NATO met in Brussels.") == text_hash("NATO met in Brussels.")
+    True
+    """
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "little") >> 1
+
+
+class _Texts:
+    """Article texts of a segment: a list while it is being built, a file once it is loaded."""
+
+    def __init__(self, texts: Sequence[str] | None = None, path: Path | None = None, offsets: np.ndarray | None = None) -> None:
+        self._list = list(texts) if texts is not None else None
+        self._offsets = offsets
+        self._fd = None
+        if path is not None:
+            self._fd = os.open(path, os.O_RDONLY)
+            weakref.finalize(self, os.close, self._fd)
+
+    def __getitem__(self, row: int) -> str:
+        texts = self._list  # read once: `attach` may swap it for the file meanwhile
+        if texts is not None:
+            return texts[row]
+        a, b = int(self._offsets[row]), int(self._offsets[row + 1])
+        return os.pread(self._fd, b - a, a).decode("utf-8")
+
+    def encoded(self) -> tuple[bytes, np.ndarray]:
+        """All texts as one UTF-8 blob and the byte offset where each starts (n + 1 offsets)."""
+        n = len(self._list) if self._list is not None else len(self._offsets) - 1
+        parts = [self[i].encode("utf-8") for i in range(n)]
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum([len(p) for p in parts], out=offsets[1:])
+        return b"".join(parts), offsets
+
+    def attach(self, path: Path) -> None:
+        """Read from `path` (this segment's saved texts.bin) from now on and free the list."""
+        if self._list is None:
+            return
+        offsets = np.zeros(len(self._list) + 1, dtype=np.int64)
+        np.cumsum([len(t.encode("utf-8")) for t in self._list], out=offsets[1:])
+        fd = os.open(path, os.O_RDONLY)
+        weakref.finalize(self, os.close, fd)
+        self._fd, self._offsets, self._list = fd, offsets, None
+
+
+@dataclass(frozen=True, eq=False)
+class Segment:
+    name: str  # "seg-<time>-<random>": its folder once saved
+    headers: tuple[ArticleHeader, ...]
+    checksums: tuple[str, ...]  # Article.checksum per article row
+    texts: _Texts
+    chunk_article: np.ndarray  # (n_chunks,) int32: the article row of each chunk
+    chunk_start: np.ndarray  # (n_chunks,) int32: character offsets in the article text
+    chunk_end: np.ndarray
+    hashes: np.ndarray  # (n_chunks,) int64: text_hash of each chunk's embedding text
+    vectors: object  # faiss.IndexFlatIP or faiss.IndexHNSWFlat, row i embeds chunk i
+    postings: Postings
+
+    def __post_init__(self) -> None:
+        n = len(self.chunk_article)
+        if not (len(self.chunk_start) == len(self.chunk_end) == len(self.hashes) == self.vectors.ntotal == self.postings.n_docs == n):
+            raise ValueError(f"segment {self.name}: {n} chunks but {self.vectors.ntotal} vectors and {self.postings.n_docs} postings")
+        if len(self.checksums) != len(self.headers):
+            raise ValueError(f"segment {self.name}: {len(self.headers)} articles but {len(self.checksums)} checksums")
+        if n and (self.chunk_article.min() < 0 or self.chunk_article.max() >= len(self.headers)):
+            raise ValueError(f"segment {self.name}: a chunk names an article row that does not exist")
+        self.__dict__["_lock"] = threading.Lock()
+
+    # --- reading ---------------------------------------------------------------------
+    @property
+    def n_chunks(self) -> int:
+        return len(self.chunk_article)
+
+    @property
+    def is_ann(self) -> bool:
+        return not _is_flat(self.vectors)
+
+    def row_of(self) -> dict[str, int]:
+        return self._once("_rows", lambda: {h.id: i for i, h in enumerate(self.headers)})
+
+    def article(self, row: int) -> Article:
+        h = self.headers[row]
+        return Article(id=h.id, text=self.texts[row], title=h.title, date=h.date, publisher=h.publisher, url=h.url, path=h.path)
+
+    def chunk(self, row: int, article: Article | None = None) -> Chunk:
+        a = article or self.article(int(self.chunk_article[row]))
+        s, e = int(self.chunk_start[row]), int(self.chunk_end[row])
+        return Chunk(article_id=a.id, start=s, end=e, text=a.text[s:e])
+
+    def vectors_of(self, rows: np.ndarray) -> np.ndarray:
+        if not len(rows):
+            return np.zeros((0, self.vectors.d), np.float32)
+        return self.vectors.reconstruct_batch(np.asarray(rows, dtype=np.int64))
+
+    def signatures(self) -> np.ndarray:
+        """MinHash signatures of the articles (qa/wire.py), computed once per segment."""
+        from qa.wire import signatures
+
+        return self._once("_signatures", lambda: signatures([self.texts[i] for i in range(len(self.headers))]))
+
+    def rows_with_hashes(self, hashes: np.ndarray) -> np.ndarray:
+        """For each text hash, a chunk row of this segment with that embedding text, or -1."""
+        def table():
+            order = np.argsort(self.hashes, kind="stable")
+            return self.hashes[order], order
+
+        sorted_h, order = self._once("_hash_table", table)
+        rows = np.full(len(hashes), -1, dtype=np.int64)
+        if not len(sorted_h):
+            return rows
+        pos = np.minimum(np.searchsorted(sorted_h, hashes), len(sorted_h) - 1)
+        hit = sorted_h[pos] == hashes
+        rows[hit] = order[pos[hit]]
+        return rows
+
+    def article_mask(self, filters: Filters) -> np.ndarray:
+        """Which article rows a filter accepts, vectorized over the segment (Filters.accepts in bulk)."""
+        ok = np.ones(len(self.headers), dtype=bool)
+        if filters.article_ids:
+            ok &= np.isin(self._column("_ids", lambda h: h.id), list(filters.article_ids))
+        if filters.publishers:
+            ok &= np.isin(self._column("_publishers", lambda h: (h.publisher or "").casefold()),
+                          [p.casefold() for p in filters.publishers])
+        if filters.date_from or filters.date_to:
+            first = self._column("_first", lambda h: date_span(h.date)[0] if h.date else "")
+            last = self._column("_last", lambda h: date_span(h.date)[1] if h.date else "")
+            ok &= first != ""
+            if filters.date_from:
+                ok &= last >= filters.date_from
+            if filters.date_to:
+                ok &= first <= filters.date_to
+        return ok
+
+    def _column(self, name: str, value) -> np.ndarray:
+        return self._once(name, lambda: np.array([value(h) for h in self.headers], dtype=np.str_))
+
+    def _once(self, name: str, compute):
+        if name not in self.__dict__:
+            with self.__dict__["_lock"]:
+                if name not in self.__dict__:
+                    self.__dict__[name] = compute()
+        return self.__dict__[name]
+
+    # --- search ----------------------------------------------------------------------
+    def search(self, query: np.ndarray, k: int, mask: np.ndarray | None, ef_search: int) -> tuple[np.ndarray, np.ndarray]:
+        """The k rows most similar to `query` (1, dim) among those `mask` allows: (rows, scores)."""
+        import faiss
+
+        n = self.n_chunks
+        if not n or k <= 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        if mask is not None:
+            allowed = np.flatnonzero(mask)
+            if not len(allowed):
+                return np.zeros(0, np.int64), np.zeros(0, np.float32)
+            if self.is_ann and len(allowed) < EXACT_BELOW_SHARE * n:
+                scores = self.vectors_of(allowed) @ query[0]
+                top = np.argsort(-scores, kind="stable")[:k]
+                return allowed[top], scores[top]
+            bits = np.packbits(mask, bitorder="little")
+            selector = faiss.IDSelectorBitmap(len(bits), faiss.swig_ptr(bits))
+            params = (faiss.SearchParametersHNSW(sel=selector, efSearch=max(ef_search, k)) if self.is_ann
+                      else faiss.SearchParameters(sel=selector))
+            scores, rows = self.vectors.search(query, min(k, len(allowed)), params=params)
+        elif self.is_ann:
+            scores, rows = self.vectors.search(query, min(k, n), params=faiss.SearchParametersHNSW(efSearch=max(ef_search, k)))
+        else:
+            scores, rows = self.vectors.search(query, min(k, n))
+        keep = rows[0] >= 0
+        return rows[0][keep].astype(np.int64), scores[0][keep]
+
+    # --- making ----------------------------------------------------------------------
+    @classmethod
+    def build(cls, name: str, articles: Sequence[Article], chunks: Sequence[Chunk], vectors: np.ndarray,
+              hashes: Sequence[int], embedding_texts: Sequence[str], ann_min_chunks: int, hnsw_m: int) -> "Segment":
+        """A segment of `articles` whose `chunks` (in article order) embed as `vectors`."""
+        row = {a.id: i for i, a in enumerate(articles)}
+        return cls(
+            name=name, headers=tuple(ArticleHeader.of(a) for a in articles), checksums=tuple(a.checksum for a in articles),
+            texts=_Texts([a.text for a in articles]),
+            chunk_article=np.array([row[c.article_id] for c in chunks], dtype=np.int32),
+            chunk_start=np.array([c.start for c in chunks], dtype=np.int32),
+            chunk_end=np.array([c.end for c in chunks], dtype=np.int32),
+            hashes=np.array(hashes, dtype=np.int64),
+            vectors=vector_index(vectors, ann_min_chunks, hnsw_m), postings=Postings.build(embedding_texts),
+        )
+
+    @classmethod
+    def merge(cls, name: str, parts: Sequence[tuple["Segment", np.ndarray | None]], ann_min_chunks: int, hnsw_m: int) -> "Segment":
+        """One segment of the live articles of `parts`: (segment, live article mask or None).
+
+        Vectors and postings are copied, not recomputed: nothing is embedded or tokenized.
+        """
+        headers, checksums, texts, arts, starts, ends, hashes, vecs, post = [], [], [], [], [], [], [], [], []
+        for seg, live in parts:
+            keep_articles = np.ones(len(seg.headers), bool) if live is None else live
+            new_row = np.cumsum(keep_articles) - 1 + len(headers)
+            for r in np.flatnonzero(keep_articles):
+                headers.append(seg.headers[r])
+                checksums.append(seg.checksums[r])
+                texts.append(seg.texts[int(r)])
+            keep = keep_articles[seg.chunk_article] if seg.n_chunks else np.zeros(0, bool)
+            rows = np.flatnonzero(keep)
+            arts.append(new_row[seg.chunk_article[rows]])
+            starts.append(seg.chunk_start[rows])
+            ends.append(seg.chunk_end[rows])
+            hashes.append(seg.hashes[rows])
+            vecs.append(seg.vectors_of(rows))
+            post.append((seg.postings, None if live is None else keep))
+        dim = parts[0][0].vectors.d
+
+        def cat(xs, dtype):
+            return np.concatenate(xs).astype(dtype) if xs else np.zeros(0, dtype)
+
+        vectors = np.concatenate(vecs) if vecs else np.zeros((0, dim), np.float32)
+        return cls(
+            name=name, headers=tuple(headers), checksums=tuple(checksums), texts=_Texts(texts),
+            chunk_article=cat(arts, np.int32), chunk_start=cat(starts, np.int32), chunk_end=cat(ends, np.int32),
+            hashes=cat(hashes, np.int64), vectors=vector_index(vectors, ann_min_chunks, hnsw_m),
+            postings=Postings.merge(post),
+        )
+
+    # --- files -----------------------------------------------------------------------
+    def file_bytes(self) -> Iterable[tuple[str, bytes]]:
+        """(file name, contents) in `FILES` order, produced one at a time (a file can be large)."""
+        import faiss
+
+        yield "vectors.faiss", faiss.serialize_index(self.vectors).tobytes()
+        blob, offsets = self.texts.encoded()
+        records = [h.to_dict() | {"checksum": c, "at": [int(offsets[i]), int(offsets[i + 1])]}
+                   for i, (h, c) in enumerate(zip(self.headers, self.checksums))]
+        yield "articles.json", json.dumps(records, ensure_ascii=False).encode("utf-8")
+        chunks = np.stack([self.chunk_article.astype(np.int64), self.chunk_start.astype(np.int64),
+                           self.chunk_end.astype(np.int64), self.hashes.astype(np.int64)], axis=1) if self.n_chunks \
+            else np.zeros((0, 4), np.int64)
+        yield "chunks.npy", _npy(chunks)
+        yield "texts.bin", blob
+        yield "bm25.npz", self.postings.to_bytes()
+
+    @classmethod
+    def read(cls, folder: Path, dim: int) -> "Segment":
+        """Parse a segment folder whose files' checksums were already verified (qa/store.py).
+
+        Raises ValueError (or what a parser raises) on content of the wrong shape."""
+        import faiss
+
+        vectors = faiss.read_index(str(folder / "vectors.faiss"))
+        if vectors.d != dim:
+            raise ValueError(f"vectors.faiss holds {vectors.d}-dim vectors, the manifest says {dim}")
+        records = json.loads((folder / "articles.json").read_text("utf-8"))
+        if not isinstance(records, list):
+            raise ValueError("articles.json is not a list")
+        headers, checksums, offsets = [], [], [0]
+        for r in records:
+            a, b = r.pop("at")
+            if a != offsets[-1] or b < a:
+                raise ValueError(f"articles.json: text offsets {a}..{b} of {r.get('id')!r} do not follow on")
+            offsets.append(b)
+            checksums.append(r.pop("checksum"))
+            headers.append(ArticleHeader(**r))
+        if offsets[-1] != (folder / "texts.bin").stat().st_size:
+            raise ValueError("texts.bin is not as long as articles.json says")
+        with open(folder / "chunks.npy", "rb") as f:
+            chunks = np.load(f, allow_pickle=False)
+        if chunks.ndim != 2 or chunks.shape[1] != 4:
+            raise ValueError(f"chunks.npy has shape {chunks.shape}, not (n, 4)")
+        postings = Postings.from_bytes((folder / "bm25.npz").read_bytes())
+        return cls(
+            name=folder.name, headers=tuple(headers), checksums=tuple(checksums),
+            texts=_Texts(path=folder / "texts.bin", offsets=np.array(offsets, dtype=np.int64)),
+            chunk_article=chunks[:, 0].astype(np.int32), chunk_start=chunks[:, 1].astype(np.int32),
+            chunk_end=chunks[:, 2].astype(np.int32), hashes=chunks[:, 3].copy(), vectors=vectors, postings=postings,
+        )
+
+
+def vector_index(vectors: np.ndarray, ann_min_chunks: int, hnsw_m: int):
+    """FAISS over `vectors`: exact below `ann_min_chunks` rows, an HNSW graph from there on."""
+    import faiss
+
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    dim = vectors.shape[1]
+    if len(vectors) >= ann_min_chunks:
+        index = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    else:
+        index = faiss.IndexFlatIP(dim)
+    if len(vectors):
+        index.add(vectors)
+    return index
+
+
+def _is_flat(index) -> bool:
+    import faiss
+
+    return isinstance(index, faiss.IndexFlat)
+
+
+def _npy(array: np.ndarray) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=False)
+    return buf.getvalue()
