@@ -33,7 +33,6 @@ How the archives are made, and the one shortcut:
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import platform
@@ -124,7 +123,8 @@ def build_direct(n_chunks: int, directory: Path, pool: np.ndarray, sents, titles
     ~12 minutes here and measures nothing the smaller archives do not). Segments of 100,000
     chunks are built by the product's Segment.build (BM25 postings, FAISS), then optimized
     into one HNSW segment and saved, as `qa index optimize` does."""
-    from qa.index import Index, embedding_text, optimize, segment_name
+    from qa.index import Index, embedding_text
+    from qa.indexing import optimize, segment_name
     from qa.segment import Segment, text_hash
     from qa.store import save_index
     from qa.types import Article, Chunk
@@ -188,7 +188,7 @@ def pool_vectors(real, sents: list[str]) -> tuple[np.ndarray, float]:
 def build(n_chunks: int, directory: Path, embedder, sents, titles, config) -> dict:
     """Build and save an archive of about n_chunks chunks the way a growing archive gets one."""
     from qa.assistant import Assistant
-    from qa.index import empty_index
+    from qa.indexing import empty_index
 
     shutil.rmtree(directory, ignore_errors=True)
     articles = make_articles(n_chunks, sents, titles, seed=n_chunks, prefix="a")
@@ -279,7 +279,6 @@ def recall_at_10(index, real, config, questions: list[str]) -> float | None:
 def add_one(directory: Path, real, config, sents, titles, repeats: int = 5) -> dict:
     """Open the saved archive and add one new article `repeats` times: time and bytes each."""
     from qa.assistant import Assistant
-    from qa.config import Config
 
     a = Assistant.open(config.replace(index_dir=str(directory)))
     times, written = [], []

@@ -19,7 +19,8 @@ from qa.answering import answer_events, validate_question
 from qa.config import Config
 from qa.embed import embedder_for, model_name
 from qa.errors import ModelMismatchError, QAError
-from qa.index import Index, add_articles, build_index, empty_index, optimize, remove_article, remove_articles
+from qa.index import Index
+from qa.indexing import add_articles, build_index, empty_index, optimize, remove_article, remove_articles
 from qa.retrieve import Retriever
 from qa.store import MANIFEST, load_index, read_manifest, save_index
 from qa.types import Answer, Article, FileOutcome, Filters, Hit, StreamEvent

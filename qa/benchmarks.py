@@ -149,7 +149,7 @@ def split_questions(articles: Sequence[Article], questions: Sequence[Question], 
 
 def without_titles(index: Index, titles: Iterable[str]) -> Index:
     """`index` without every paragraph of these SQuAD titles; nothing is re-embedded."""
-    from qa.index import remove_articles
+    from qa.indexing import remove_articles
 
     wanted = set(titles)
     gone = [aid for aid in index.articles if squad_title(aid) in wanted]

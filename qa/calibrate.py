@@ -231,7 +231,7 @@ def records_for(split: str, limit: int, seed: int, squad: Path, index_dir: Path,
     the article holds a gold answer (the topic is there, the fact is not)."""
     from qa.assistant import Assistant
     from qa.benchmarks import _question_title, squad_title, without_titles
-    from qa.index import remove_articles
+    from qa.indexing import remove_articles
 
     assistant, qs = _squad(split, limit, seed, squad, index_dir, config)
     records = collect(assistant, qs, answerable=True)

@@ -36,7 +36,7 @@ import numpy as np
 
 from qa.bm25 import Postings
 from qa.text import date_span
-from qa.types import Article, ArticleHeader, Chunk, Filters, content_id
+from qa.types import Article, ArticleHeader, Chunk, Filters
 
 # Files of a segment folder, in the order they are written.
 FILES = ("vectors.faiss", "articles.json", "chunks.npy", "texts.bin", "bm25.npz")

@@ -34,7 +34,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from qa.errors import IndexCorruptError, IndexMissingError, QAError
-from qa.index import FORMAT_VERSION, Index, segment_name
+from qa.index import FORMAT_VERSION, Index
 from qa.segment import FILES as SEGMENT_FILES, Segment
 from qa.types import Article, Chunk
 
@@ -330,6 +330,7 @@ def _load_legacy(directory: Path, manifest: dict[str, Any]) -> Index:
 
     from qa.config import Config
     from qa.index import embedding_text
+    from qa.indexing import segment_name
     from qa.segment import text_hash
 
     folder = directory / manifest["generation"]

@@ -211,7 +211,7 @@ import os, signal, sys
 sys.path.insert(0, {root!r})
 import qa.store as store
 from qa.config import Config
-from qa.index import merge_segments
+from qa.indexing import merge_segments
 from qa.store import load_index, save_index
 index = load_index({index!r})
 index = merge_segments(index, 0, len(index.segments), Config())  # a new segment to write: rewrite the one there is

@@ -17,9 +17,9 @@ import pytest
 
 from qa.assistant import Assistant
 from qa.config import Config
-from qa.index import add_articles, build_index, merge_segments, optimize, remove_articles
+from qa.indexing import add_articles, build_index, optimize, remove_articles
 from qa.ingest import ingest_paths
-from qa.segment import Segment, vector_index
+from qa.segment import vector_index
 from qa.store import MANIFEST, load_index, read_manifest, save_index
 from qa.types import Article, Filters
 
