@@ -297,13 +297,84 @@ def _sizes(directory: Path) -> dict[str, int]:
     return {str(p): p.stat().st_size for p in directory.rglob("*") if p.is_file()}
 
 
+def wire_copy_savings(sents, titles, embedder, config, n_articles: int = 1000, share: float = 0.3) -> dict:
+    """Chunks embedded when `share` of an archive's articles are wire copies of others (another
+    outlet, one sentence edited), against today's count (every chunk of every article): once
+    with the copies keeping the headline, once with a new headline (the title is part of each
+    chunk's embedding text, so a new headline changes every chunk without it)."""
+    from qa.indexing import add_articles, empty_index
+    from qa.types import Article
+
+    rng = random.Random(5)
+    originals = []
+    for i in range(int(n_articles * (1 - share))):  # news-length articles: 10-16 paragraphs
+        paragraphs = [" ".join(rng.choice(sents) for _ in range(rng.randint(2, 3))) for _ in range(rng.randint(10, 16))]
+        originals.append(Article(id=f"o{i:05d}.txt", text="\n\n".join(paragraphs), title=rng.choice(titles),
+                                 publisher=rng.choice(PUBLISHERS), date="2023-05-01"))
+    out = {"articles": n_articles, "wire_copy_share": share}
+    for headline in ("same", "new"):
+        copies = []
+        for j in range(n_articles - len(originals)):
+            src = rng.choice(originals)
+            paragraphs = src.text.split("\n\n")
+            k = rng.randrange(len(paragraphs))
+            paragraphs[k] = paragraphs[k] + " " + rng.choice(sents)  # one sentence added by the desk
+            copies.append(Article(id=f"c{j:05d}.txt", text="\n\n".join(paragraphs), publisher="Copy Wire",
+                                  title=src.title if headline == "same" else rng.choice(titles), date="2023-05-02"))
+        archive = originals + copies
+        rng.shuffle(archive)
+        added = add_articles(empty_index(embedder, config), archive, embedder, config)
+        total = added.embedded + added.reused
+        out[f"{headline}_headline"] = {"chunks": total, "embedded": added.embedded,
+                                       "fewer_than_today": round(added.reused / total, 3)}
+    return out
+
+
+ROWS = [  # (label, key) of the table in docs/PERFORMANCE.md
+    ("chunks", "chunks"), ("articles", "articles"), ("segments (HNSW)", None),
+    ("build, chunks/s without encoding", "build_chunks_per_s_without_encoding"), ("disk, MB", "disk_mb"),
+    ("open, s (fresh process)", "open_s"), ("RSS after open, MB", "rss_mb_index_only"),
+    ("dense p50 / p95, ms", ("dense_ms_p50", "dense_ms_p95")), ("BM25 p50 / p95, ms", ("bm25_ms_p50", "bm25_ms_p95")),
+    ("hybrid p50 / p95, ms", ("hybrid_ms_p50", "hybrid_ms_p95")),
+    ("hybrid + publisher filter p50 / p95, ms", ("hybrid_publisher_filter_ms_p50", "hybrid_publisher_filter_ms_p95")),
+    ("hybrid + date filter p50 / p95, ms", ("hybrid_date_filter_ms_p50", "hybrid_date_filter_ms_p95")),
+    ("add one article, s (p50)", "add_one_s_p50"), ("add one article, KB written (p50)", "add_one_kb_written_p50"),
+    ("dense recall@10 vs exact", "ann_recall_at_10"), ("wire groups, first search, s", "wire_groups_first_search_s"),
+]
+
+
+def table(result: dict) -> str:
+    """The results as a Markdown table, one column per archive size."""
+    sizes = result["sizes"]
+    lines = ["| | " + " | ".join(f"{r['target_chunks']:,}" for r in sizes) + " |",
+             "|---|" + "---|" * len(sizes)]
+    for label, key in ROWS:
+        cells = []
+        for r in sizes:
+            if key is None:
+                cells.append(f"{r['segments']} ({r['ann_segments']})")
+            elif isinstance(key, tuple):
+                cells.append(" / ".join(str(r.get(k)) for k in key))
+            else:
+                v = r.get(key)
+                cells.append("exact" if v is None and key == "ann_recall_at_10" else f"{v:,}" if isinstance(v, int) else str(v))
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000, 1_000_000])
     p.add_argument("--queries", type=int, default=100)
     p.add_argument("--direct-from", type=int, default=1_000_000, help="sizes from here skip the chunker (build_direct)")
     p.add_argument("--out", default=str(RESULTS / "scale.json"))
+    p.add_argument("--table", action="store_true", help="print the Markdown table of --out and stop")
+    p.add_argument("--keep", type=int, nargs="*", default=[], help="sizes whose archive in QA_BENCH_DIR is reused if built")
+    p.add_argument("--build-only", action="store_true", help="build the archives, measure nothing")
     args = p.parse_args()
+    if args.table:
+        print(table(json.loads(Path(args.out).read_text())))
+        return 0
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from qa.config import Config
     from qa.embed import get_embedder
@@ -323,8 +394,17 @@ def main() -> int:
         directory = WORK / f"archive-{n}"
         embedder = PoolEmbedder(real, pool)
         t0 = time.perf_counter()
-        made = (build_direct(n, directory, pool, sents, titles, config, real) if n >= args.direct_from
-                else build(n, directory, embedder, sents, titles, config))
+        kept = directory / "built.json"
+        if n in args.keep and kept.exists():  # measured before: its build numbers were recorded then
+            made = json.loads(kept.read_text()) | {"build_kept_from_earlier_run": True}
+        else:
+            made = (build_direct(n, directory, pool, sents, titles, config, real) if n >= args.direct_from
+                    else build(n, directory, embedder, sents, titles, config))
+            kept.write_text(json.dumps(made | {"built_at": time.strftime("%Y-%m-%d %H:%M"),
+                                               "load_average": os.getloadavg()[0]}))
+        if args.build_only:
+            print(json.dumps(made), flush=True)
+            continue
         row = {"target_chunks": n, "built_by": "Segment.build + optimize" if n >= args.direct_from else "add_articles"} | made
         row |= open_in_fresh_process(directory)
         index = load_index(directory)
@@ -335,6 +415,11 @@ def main() -> int:
         row["bench_s"] = round(time.perf_counter() - t0, 1)
         rows.append(row)
         print(json.dumps(row), flush=True)
+    if args.build_only:
+        return 0
+    t0 = time.perf_counter()
+    savings = wire_copy_savings(sents, titles, PoolEmbedder(real, pool), config)
+    print(json.dumps(savings), f"({time.perf_counter() - t0:.0f} s)", flush=True)
     result = {
         "command": "python bench/scale.py " + " ".join(sys.argv[1:]),
         "date": time.strftime("%Y-%m-%d"), "machine": f"{os.cpu_count()} cores, {platform.machine()}",
@@ -342,10 +427,11 @@ def main() -> int:
         "encoding_chunks_per_s_real_minilm": round(enc_rate, 1),
         "config": {"ann_min_chunks": config.ann_min_chunks, "hnsw_m": config.hnsw_m,
                    "ann_ef_search": config.ann_ef_search, "merge_factor": config.merge_factor},
-        "total_s": round(time.perf_counter() - started), "sizes": rows,
+        "total_s": round(time.perf_counter() - started), "sizes": rows, "wire_copy_savings": savings,
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    print(table(result))
     print(f"wrote {args.out} in {result['total_s']} s")
     return 0
 

@@ -117,19 +117,22 @@ def test_save_and_load_of_several_segments_with_deletions(assistant, bundled, tm
 
 
 def test_hnsw_recall_at_10_against_exact_search(assistant):
-    """Real MiniLM vectors of 1,500 SQuAD sentences, searched with 100 SQuAD questions
-    (bench/scale.py measures the same at 100k and 1M chunks)."""
+    """Real MiniLM vectors of every 14-word window (stride 2) of the repository's news texts,
+    overlapping and so crowded with near neighbours, searched with the 147 bundled and
+    held-out questions (bench/scale.py measures the same at 1M chunks)."""
     import faiss
 
-    from qa.benchmarks import load_squad
-
-    articles, questions = load_squad(ROOT.parent / "shared" / "bench" / "squad-v1.1-dev" / "dev-v1.1.json.zip")
-    sentences = [s for a in articles for s in a.text.split(". ") if len(s) > 40][:1500]
-    vectors = assistant.embedder.embed(sentences, batch_size=64)
-    queries = assistant.embedder.embed([q.question for q in questions[::100]][:100])
+    words = " ".join(p.read_text("utf-8") for folder in (ARTICLES, ROOT / "eval" / "conflict_articles",
+                                                           ROOT / "eval" / "conflict_articles_heldout")
+                     for p in sorted(folder.iterdir()) if p.suffix in (".txt", ".md", ".json")).split()
+    windows = [" ".join(words[i:i + 14]) for i in range(0, len(words) - 14, 2)]
+    questions = [json.loads(line)["question"] for name in ("bundled.jsonl", "heldout.jsonl")
+                 for line in (ROOT / "eval" / "questions" / name).read_text("utf-8").splitlines() if line.strip()]
+    vectors = assistant.embedder.embed(windows, batch_size=64)
+    queries = assistant.embedder.embed(questions)
     exact = vector_index(vectors, ann_min_chunks=10**9, hnsw_m=32)
     ann = vector_index(vectors, ann_min_chunks=1, hnsw_m=32)
-    assert isinstance(exact, faiss.IndexFlatIP) and isinstance(ann, faiss.IndexHNSWFlat)
+    assert isinstance(exact, faiss.IndexFlatIP) and isinstance(ann, faiss.IndexHNSWFlat) and len(windows) > 1000
     _, truth = exact.search(queries, 10)
     _, found = ann.search(queries, 10, params=faiss.SearchParametersHNSW(efSearch=Config().ann_ef_search))
     recall = np.mean([len(set(t) & set(f)) / 10 for t, f in zip(truth, found)])
