@@ -35,11 +35,14 @@ class Config:
     # without the network. Any Hugging Face id or local sentence-transformers folder works.
     embedding_model: str = ""
     embedding_batch_size: int = 32  # 32 keeps peak memory low on 2 CPU cores
-    # What runs the embedding model: "torch" (sentence-transformers), "onnx" (ONNX Runtime,
-    # fp32) or "onnx-int8" (ONNX Runtime, int8 weights; faster, vectors differ slightly).
-    # The ONNX graphs are exported once into cache_dir/onnx/. torch stays the default:
-    # docs/PERFORMANCE.md "Encoding" has the measured speed and retrieval quality of each.
-    embedding_backend: str = "torch"
+    # What runs the embedding model: "onnx-int8" (ONNX Runtime, int8 weights), "onnx"
+    # (ONNX Runtime, fp32) or "torch" (sentence-transformers). The ONNX graphs are exported
+    # once into cache_dir/onnx/. int8 is the default because in one bench/encoder.py run its
+    # nDCG@10 was within issue 13's 0.005 of torch (NFCorpus +0.0006, SQuAD -0.0045) and it
+    # encoded faster (2.6x torch on a loaded machine, ~1.2x idle); docs/PERFORMANCE.md
+    # "Encoding". int8 vectors differ slightly from torch's (cosine 0.993): rebuild an index
+    # after changing this.
+    embedding_backend: str = "onnx-int8"
 
     # --- chunking ------------------------------------------------------------------
     # MiniLM was trained on 128-token inputs and truncates at 256; 128 word pieces keeps each

@@ -135,7 +135,8 @@ _CACHE: dict[tuple[str, str, str], Embedder] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def get_embedder(spec: str = "", backend: str = "torch", cache_dir: str | Path = Config.cache_dir) -> Embedder:
+def get_embedder(spec: str = "", backend: str = Config.embedding_backend,
+                 cache_dir: str | Path = Config.cache_dir) -> Embedder:
     """One embedder per model and backend per process. `cache_dir` holds the ONNX exports.
 
     >>> get_embedder("", "onnx-int8").backend
