@@ -33,11 +33,13 @@ Results go to --out as JSON; a table is printed.
 from __future__ import annotations
 
 import argparse
+import atexit
 import datetime as dt
 import json
 import os
 import platform
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -249,6 +251,7 @@ def main() -> int:
     log(f"start; load average {loadavg()}")
 
     cache = Path(tempfile.mkdtemp(prefix="qa-encoder-bench-"))
+    atexit.register(shutil.rmtree, cache, ignore_errors=True)  # two graphs, ~115 MB
     torch_e = get_embedder(cfg.embedding_model)
     torch_e.embed(["warm up"])
     t = time.perf_counter()
