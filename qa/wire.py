@@ -48,13 +48,14 @@ def signatures(texts: Sequence[str]) -> np.ndarray:
     short to compare. An index segment computes its articles' once (they never change)."""
     from datasketch import MinHash
 
-    grams = [shingles(t) for t in texts]
     out = np.zeros((len(texts), PERMUTATIONS), dtype=np.uint64)
-    long_enough = [i for i, g in enumerate(grams) if len(g) >= MIN_SHINGLES]
-    if long_enough:
-        made = MinHash.bulk([[g.encode("utf-8") for g in grams[i]] for i in long_enough], num_perm=PERMUTATIONS, seed=1)
-        for i, m in zip(long_enough, made):
-            out[i] = m.hashvalues
+    for start in range(0, len(texts), 256):  # a few hundred texts' shingles in memory at a time
+        grams = {i: shingles(texts[i]) for i in range(start, min(start + 256, len(texts)))}
+        long_enough = [i for i, g in grams.items() if len(g) >= MIN_SHINGLES]
+        if long_enough:
+            made = MinHash.bulk([[g.encode("utf-8") for g in grams[i]] for i in long_enough], num_perm=PERMUTATIONS, seed=1)
+            for i, m in zip(long_enough, made):
+                out[i] = m.hashvalues
     return out
 
 

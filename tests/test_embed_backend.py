@@ -119,7 +119,7 @@ def test_export_is_reused_and_leaves_no_temporary_folder(int8, onnx_cache):
 
 
 def test_backend_is_a_config_key_with_a_checked_value():
-    assert Config().embedding_backend == "onnx-int8"  # docs/PERFORMANCE.md "Encoding" says why
+    assert Config().embedding_backend == "torch"  # docs/PERFORMANCE.md "Decision" says why
     assert load_config(env={"QA_EMBEDDING_BACKEND": "onnx-int8"}).embedding_backend == "onnx-int8"
     with pytest.raises(QAError, match="embedding_backend must be one of torch, onnx, onnx-int8, not 'tensorrt'"):
         load_config(env={"QA_EMBEDDING_BACKEND": "tensorrt"})
