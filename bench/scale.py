@@ -276,6 +276,25 @@ def recall_at_10(index, real, config, questions: list[str]) -> float | None:
     return round(float(np.mean([len(set(e) & set(f)) / 10 for e, f in zip(exact, found)])), 4)
 
 
+def ef_sweep(index, real, questions: list[str], efs=(128, 256, 512, 1024)) -> dict:
+    """Recall@10 against exact search, and ms per query, of the HNSW segment at each efSearch."""
+    import faiss
+
+    seg = next(s for s in index.segments if s.is_ann)
+    q = real.embed(questions)
+    n = seg.n_chunks
+    scores = np.concatenate([seg.vectors_of(np.arange(s, min(n, s + 100_000))) @ q.T for s in range(0, n, 100_000)])
+    exact = np.argsort(-scores, axis=0)[:10].T
+    out = {}
+    for ef in efs:
+        t = time.perf_counter()
+        _, found = seg.vectors.search(q, 10, params=faiss.SearchParametersHNSW(efSearch=ef))
+        ms = (time.perf_counter() - t) / len(q) * 1000
+        out[ef] = {"recall_at_10": round(float(np.mean([len(set(e) & set(f)) / 10 for e, f in zip(exact, found)])), 3),
+                   "ms_per_query": round(ms, 2)}
+    return out
+
+
 def add_one(directory: Path, real, config, sents, titles, repeats: int = 5) -> dict:
     """Open the saved archive and add one new article `repeats` times: time and bytes each."""
     from qa.assistant import Assistant
@@ -410,6 +429,8 @@ def main() -> int:
         index = load_index(directory)
         row |= latencies(index, real, config, questions)
         row["ann_recall_at_10"] = recall_at_10(index, real, config, questions)
+        if row["ann_recall_at_10"] is not None:
+            row["ef_sweep"] = ef_sweep(index, real, questions)
         del index
         row |= add_one(directory, real, config, sents, titles)
         row["bench_s"] = round(time.perf_counter() - t0, 1)
