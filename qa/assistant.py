@@ -104,10 +104,12 @@ class Assistant:
         self._index = index
 
     def _add(self, articles: Sequence[Article], progress: bool = False, reuse: Index | None = None,
-             building: dict | None = None) -> dict[str, str]:
-        """Add under the write lock and commit when something changed; the status per article."""
+             building: dict | None = None, config: Config | None = None) -> dict[str, str]:
+        """Add under the write lock and commit when something changed; the status per article.
+        `config` overrides the assistant's for this add (a bulk build defers HNSW graphs)."""
         with self._write_lock:
-            added = add_articles(self._checked_index(), articles, self.embedder, self.config, progress, reuse=reuse)
+            added = add_articles(self._checked_index(), articles, self.embedder, config or self.config, progress,
+                                 reuse=reuse)
             self.embedded += added.embedded
             self.reused += added.reused
             if added.index is not self._index or building is not None:
@@ -150,15 +152,13 @@ class Assistant:
         batch = config.build_batch_articles
         bar = _progress(len(ingested.articles), progress, "embedding")
         status: dict[str, str] = {}
-        # HNSW graphs are built once, at the end, not for every merge along the way.
-        assistant.config = config.replace(ann_min_chunks=2**62)
+        flat = config.replace(ann_min_chunks=2**62)  # HNSW graphs are built once, at the end, not per merge
         try:
             for i in range(0, len(ingested.articles), batch):
                 part = ingested.articles[i:i + batch]
-                status.update(assistant._add(part, reuse=reuse, building=wanted))
+                status.update(assistant._add(part, reuse=reuse, building=wanted, config=flat))
                 bar.update(len(part))
         finally:
-            assistant.config = config
             bar.close()
         with assistant._write_lock:
             index = assistant._index

@@ -17,7 +17,6 @@ Decisions:
 
 from __future__ import annotations
 
-import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ import numpy as np
 
 from qa import bm25
 from qa.errors import QAError
-from qa.segment import Segment
+from qa.segment import Memo, Segment
 from qa.types import Article, ArticleHeader, Chunk, Filters
 
 FORMAT_VERSION = 2
@@ -47,7 +46,7 @@ class Index:
     overlap_tokens: int
     segments: tuple[Segment, ...] = ()
     deleted: tuple[frozenset[str], ...] = ()  # per segment: its articles that were removed or replaced
-    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+    _memo: Memo = field(default_factory=Memo, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.deleted and self.segments:
@@ -60,15 +59,10 @@ class Index:
                     f"index is inconsistent: segment {seg.name} holds {seg.vectors.d}-dim vectors but the index "
                     f"is {self.dim}-dim; rebuild it with `qa index build`"
                 )
-        self._cache["lock"] = threading.RLock()
 
     def _once(self, name: str, compute):
         """`compute()`, computed once per snapshot (a snapshot never changes) and kept on it."""
-        if name not in self._cache:
-            with self._cache["lock"]:
-                if name not in self._cache:
-                    self._cache[name] = compute()
-        return self._cache[name]
+        return self._memo.get(name, compute)
 
     # --- articles ----------------------------------------------------------------------
     def _where(self) -> dict[str, tuple[int, int]]:
@@ -93,13 +87,13 @@ class Index:
 
     def _article(self, s: int, r: int) -> Article:
         cache: OrderedDict = self._once("article_cache", OrderedDict)
-        with self._cache["lock"]:
+        with self._memo.lock:
             a = cache.get((s, r))
             if a is not None:
                 cache.move_to_end((s, r))
                 return a
         a = self.segments[s].article(r)
-        with self._cache["lock"]:
+        with self._memo.lock:
             cache[(s, r)] = a
             while len(cache) > ARTICLE_CACHE:
                 cache.popitem(last=False)
@@ -135,27 +129,36 @@ class Index:
     def _offsets(self) -> np.ndarray:
         return self._once("offsets", lambda: np.cumsum([0] + [s.n_chunks for s in self.segments]))
 
+    def live_articles(self, s: int) -> np.ndarray | None:
+        """Which article rows of segment `s` are live (None: all of them)."""
+        def compute():
+            return [None if not gone else np.array([h.id not in gone for h in seg.headers], dtype=bool)
+                    for seg, gone in zip(self.segments, self.deleted)]
+        return self._once("live_articles", compute)[s]
+
     def live_rows(self, s: int) -> np.ndarray | None:
         """Which chunk rows of segment `s` are live (None: all of them)."""
         def compute():
-            out = []
-            for seg, gone in zip(self.segments, self.deleted):
-                if not gone:
-                    out.append(None)
-                    continue
-                dead_articles = np.array([h.id in gone for h in seg.headers], dtype=bool)
-                out.append(~dead_articles[seg.chunk_article])
-            return out
-        return self._once("live", compute)[s]
+            return [None if self.live_articles(i) is None else self.live_articles(i)[seg.chunk_article]
+                    for i, seg in enumerate(self.segments)]
+        return self._once("live_rows", compute)[s]
 
-    def live_articles(self, s: int) -> np.ndarray | None:
-        gone = self.deleted[s]
-        return None if not gone else np.array([h.id not in gone for h in self.segments[s].headers], dtype=bool)
+    def live_row_ids(self, s: int) -> np.ndarray:
+        """The live chunk rows of segment `s`, in order."""
+        live = self.live_rows(s)
+        return np.arange(self.segments[s].n_chunks) if live is None else np.flatnonzero(live)
+
+    def live_chunk_count(self, s: int) -> int:
+        live = self.live_rows(s)
+        return self.segments[s].n_chunks if live is None else int(live.sum())
+
+    def live_article_count(self, s: int) -> int:
+        live = self.live_articles(s)
+        return len(self.segments[s].headers) if live is None else int(live.sum())
 
     @property
     def chunk_count(self) -> int:
-        return self._once("chunk_count", lambda: sum(
-            seg.n_chunks if self.live_rows(s) is None else int(self.live_rows(s).sum()) for s, seg in enumerate(self.segments)))
+        return self._once("chunk_count", lambda: sum(self.live_chunk_count(s) for s in range(len(self.segments))))
 
     @property
     def chunks(self) -> "Chunks":
@@ -172,20 +175,14 @@ class Index:
         return seg.chunk(r, self._article(s, int(seg.chunk_article[r])))
 
     def chunk_counts(self) -> dict[str, int]:
-        counts = dict.fromkeys(self._where(), 0)
-        for s, seg in enumerate(self.segments):
-            live = self.live_rows(s)
-            per_row = np.bincount(seg.chunk_article if live is None else seg.chunk_article[live], minlength=len(seg.headers))
-            for r, h in enumerate(seg.headers):
-                if h.id in counts and self._where()[h.id] == (s, r):
-                    counts[h.id] = int(per_row[r])
-        return counts
+        """{article id: its number of chunks}, in corpus order."""
+        per_row = [np.bincount(seg.chunk_article, minlength=len(seg.headers)) for seg in self.segments]
+        return {aid: int(per_row[s][r]) for aid, (s, r) in self._where().items()}
 
     @property
     def vectors(self) -> np.ndarray:
         """Every live chunk's vector, in `chunks` order (a copy: for checks and tools, not search)."""
-        parts = [seg.vectors_of(np.arange(seg.n_chunks) if self.live_rows(s) is None else np.flatnonzero(self.live_rows(s)))
-                 for s, seg in enumerate(self.segments)]
+        parts = [seg.vectors_of(self.live_row_ids(s)) for s, seg in enumerate(self.segments)]
         return np.concatenate(parts) if parts else np.zeros((0, self.dim), np.float32)
 
     def terms(self) -> set[str]:
@@ -283,8 +280,7 @@ class Chunks(Sequence):
     def __init__(self, index: Index) -> None:
         self._index = index
         self._addresses = np.concatenate(
-            [np.arange(seg.n_chunks) + int(index._offsets()[s]) if index.live_rows(s) is None
-             else np.flatnonzero(index.live_rows(s)) + int(index._offsets()[s]) for s, seg in enumerate(index.segments)]
+            [index.live_row_ids(s) + int(index._offsets()[s]) for s in range(len(index.segments))]
         ) if index.segments else np.zeros(0, np.int64)
 
     def __len__(self) -> int:

@@ -163,7 +163,7 @@ def merge_policy(index: Index, config: Config) -> Index:
     factor = config.merge_factor
     while True:
         segs = index.segments
-        sizes = [seg.n_chunks if index.live_rows(s) is None else int(index.live_rows(s).sum()) for s, seg in enumerate(segs)]
+        sizes = [index.live_chunk_count(s) for s in range(len(segs))]
         tiers = [_tier(n, factor) for n in sizes]
         run = None
         if len(segs) >= factor and len(set(tiers[-factor:])) == 1:

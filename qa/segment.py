@@ -5,7 +5,7 @@ Why segments: adding one article to an archive of a million chunks must cost wha
 article costs, not what the archive costs. A new batch of articles becomes a new segment;
 removing or replacing an article marks it deleted in the manifest (qa/store.py) and the
 segment's files stay as they are; small segments are merged into bigger ones in the
-background of an add (qa/index.py `merge_policy`) or by `qa index optimize`.
+background of an add (qa/indexing.py `merge_policy`) or by `qa index optimize`.
 
 What a segment keeps in memory and what it reads when asked:
 - in memory: each article's metadata (an `ArticleHeader`), each chunk's article row,
@@ -15,8 +15,9 @@ What a segment keeps in memory and what it reads when asked:
   text out from under a snapshot that still answers questions.
 
 Vectors live in an exact `IndexFlatIP` unless the segment has at least `ann_min_chunks`
-chunks; then in an HNSW graph (`IndexHNSWFlat`): exact search over a million vectors
-costs ~100 ms on 2 cores, HNSW a few ms at recall@10 >= 0.98 (bench/scale.py). A filter
+chunks; then in an HNSW graph (`IndexHNSWFlat`): exact search grows linearly with the
+segment, HNSW takes about a millisecond at a million chunks (its recall there is in
+docs/PERFORMANCE.md, "Archive scale": not yet what it should be). A filter
 that leaves few rows of an HNSW segment is searched exactly over those rows, since a graph
 walk that must skip almost every node finds too few.
 """
@@ -55,16 +56,36 @@ def text_hash(text: str) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "little") >> 1
 
 
+class Memo:
+    """Values computed once for an object that never changes (a segment, an index snapshot),
+    safe across threads: `memo.get("name", compute)`. Reentrant, since one value's
+    computation may ask for another."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self._values: dict[str, object] = {}
+
+    def get(self, name: str, compute):
+        if name not in self._values:
+            with self.lock:
+                if name not in self._values:
+                    self._values[name] = compute()
+        return self._values[name]
+
+
 class _Texts:
     """Article texts of a segment: a list while it is being built, a file once it is loaded."""
 
     def __init__(self, texts: Sequence[str] | None = None, path: Path | None = None, offsets: np.ndarray | None = None) -> None:
         self._list = list(texts) if texts is not None else None
         self._offsets = offsets
-        self._fd = None
-        if path is not None:
-            self._fd = os.open(path, os.O_RDONLY)
-            weakref.finalize(self, os.close, self._fd)
+        self._fd = self._open(path) if path is not None else None
+        self._written: np.ndarray | None = None  # byte offsets of the last `encoded()`, for `attach`
+
+    def _open(self, path: Path) -> int:
+        fd = os.open(path, os.O_RDONLY)
+        weakref.finalize(self, os.close, fd)
+        return fd
 
     def __getitem__(self, row: int) -> str:
         texts = self._list  # read once: `attach` may swap it for the file meanwhile
@@ -79,17 +100,15 @@ class _Texts:
         parts = [self[i].encode("utf-8") for i in range(n)]
         offsets = np.zeros(n + 1, dtype=np.int64)
         np.cumsum([len(p) for p in parts], out=offsets[1:])
+        self._written = offsets
         return b"".join(parts), offsets
 
     def attach(self, path: Path) -> None:
-        """Read from `path` (this segment's saved texts.bin) from now on and free the list."""
-        if self._list is None:
-            return
-        offsets = np.zeros(len(self._list) + 1, dtype=np.int64)
-        np.cumsum([len(t.encode("utf-8")) for t in self._list], out=offsets[1:])
-        fd = os.open(path, os.O_RDONLY)
-        weakref.finalize(self, os.close, fd)
-        self._fd, self._offsets, self._list = fd, offsets, None
+        """Read from `path`, the texts.bin just written from `encoded()`, from now on and free the list."""
+        if self._list is None or self._written is None:
+            return  # already read from a file, or never written: nothing to swap
+        fd = self._open(path)
+        self._fd, self._offsets, self._list = fd, self._written, None
 
 
 @dataclass(frozen=True, eq=False)
@@ -113,7 +132,7 @@ class Segment:
             raise ValueError(f"segment {self.name}: {len(self.headers)} articles but {len(self.checksums)} checksums")
         if n and (self.chunk_article.min() < 0 or self.chunk_article.max() >= len(self.headers)):
             raise ValueError(f"segment {self.name}: a chunk names an article row that does not exist")
-        self.__dict__["_lock"] = threading.Lock()
+        self.__dict__["_memo"] = Memo()
 
     # --- reading ---------------------------------------------------------------------
     @property
@@ -123,9 +142,6 @@ class Segment:
     @property
     def is_ann(self) -> bool:
         return not _is_flat(self.vectors)
-
-    def row_of(self) -> dict[str, int]:
-        return self._once("_rows", lambda: {h.id: i for i, h in enumerate(self.headers)})
 
     def article(self, row: int) -> Article:
         h = self.headers[row]
@@ -184,11 +200,8 @@ class Segment:
         return self._once(name, lambda: np.array([value(h) for h in self.headers], dtype=np.str_))
 
     def _once(self, name: str, compute):
-        if name not in self.__dict__:
-            with self.__dict__["_lock"]:
-                if name not in self.__dict__:
-                    self.__dict__[name] = compute()
-        return self.__dict__[name]
+        """`compute()`, once per segment (a segment never changes)."""
+        return self.__dict__["_memo"].get(name, compute)
 
     # --- search ----------------------------------------------------------------------
     def search(self, query: np.ndarray, k: int, mask: np.ndarray | None, ef_search: int) -> tuple[np.ndarray, np.ndarray]:

@@ -101,13 +101,12 @@ def save_index(index: Index, directory: str | Path, building: dict | None = None
         written: list[Path] = []
         specs = []
         try:
-            for seg, gone in zip(index.segments, index.deleted):
+            for s, (seg, gone) in enumerate(zip(index.segments, index.deleted)):
                 files = have.get(seg.name)
                 if files is None:
                     files = _write_segment(seg, directory)
                     written.append(directory / seg.name)
-                live = sum(1 for h in seg.headers if h.id not in gone)
-                specs.append({"name": seg.name, "deleted": sorted(gone), "articles": live, "files": files})
+                specs.append({"name": seg.name, "deleted": sorted(gone), "articles": index.live_article_count(s), "files": files})
             _fsync_dir(directory)
             manifest = {
                 "format_version": FORMAT_VERSION,
@@ -351,7 +350,8 @@ def _load_legacy(directory: Path, manifest: dict[str, Any]) -> Index:
         raise
     except Exception as e:
         raise _corrupt(f"{folder} is inconsistent ({e})", directory) from e
-    order = sorted(range(len(chunks)), key=lambda i: list(articles).index(chunks[i].article_id))
+    position = {aid: i for i, aid in enumerate(articles)}
+    order = sorted(range(len(chunks)), key=lambda i: position[chunks[i].article_id])
     chunks = [chunks[i] for i in order]
     texts = [embedding_text(articles[c.article_id], c) for c in chunks]
     config = Config()
