@@ -19,7 +19,7 @@ How the archives are made, and the one shortcut:
 - Encoding a million chunks with MiniLM takes ~6 hours on this machine, so archives are
   built with `PoolEmbedder`: each chunk's vector is a mix of two real MiniLM vectors of
   pool passages chosen by the chunk text's hash, plus noise, normalised. It has the
-  geometry of real text vectors (what HNSW's recall and speed depend on) without the
+  geometry of real text vectors (what ANN recall and speed depend on) without the
   encoding. Build rates are therefore reported without encoding, next to the real
   encoding rate measured in the same run; the sum is what a real build costs.
 - Queries are real SQuAD questions embedded by the real model, so dense search latency
@@ -27,7 +27,7 @@ How the archives are made, and the one shortcut:
 - Up to 100k chunks, archives are built through `add_articles` (chunker, segments, merge
   policy, saves): the first 80 % in one batch, the rest in 10 batches, so the measured
   index has the segments a growing archive has. The 1M archive skips the chunker (see
-  `build_direct`) and is optimized into one HNSW segment, as `qa index optimize` does.
+  `build_direct`) and is optimized into one inverted-file (IVF) segment, as `qa index optimize` does.
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ def build_direct(n_chunks: int, directory: Path, pool: np.ndarray, sents, titles
     sentences, each passage one chunk (tokenizing a million chunks to cut them would take
     ~12 minutes here and measures nothing the smaller archives do not). Segments of 100,000
     chunks are built by the product's Segment.build (BM25 postings, FAISS), then optimized
-    into one HNSW segment and saved, as `qa index optimize` does."""
+    into one IVF segment and saved, as `qa index optimize` does."""
     from qa.index import Index, embedding_text
     from qa.indexing import optimize, segment_name
     from qa.segment import Segment, text_hash
@@ -149,7 +149,7 @@ def build_direct(n_chunks: int, directory: Path, pool: np.ndarray, sents, titles
             articles.append(art)
         hashes = np.array([text_hash(x) for x in texts], dtype=np.int64)
         segments.append(Segment.build(segment_name(), articles, chunks, mixed_vectors(pool, hashes), hashes.tolist(),
-                                      texts, ann_min_chunks=2**62, hnsw_m=config.hnsw_m))
+                                      texts, ann_min_chunks=2**62))
         made += len(chunks)
         print(f"  {made} chunks in {time.perf_counter() - t:.0f} s", flush=True)
     built = time.perf_counter() - t
@@ -258,9 +258,9 @@ def latencies(index, real, config, questions: list[str]) -> dict:
     return out
 
 
-def ann_recall(index, real, config, questions: list[str], efs=(128, 256, 512, 1024)) -> dict:
-    """Recall@10 of the index's dense search against exact search, at the configured efSearch
-    and across `efs` (with ms per query): exact scores are computed once, in blocks."""
+def ann_recall(index, real, config, questions: list[str], nprobes=(8, 16, 32, 64, 128)) -> dict:
+    """Recall@10 of the index's dense search against exact search, at the configured nprobe
+    and across `nprobes` (with ms per query): exact scores are computed once, in blocks."""
     if not any(s.is_ann for s in index.segments):
         return {"ann_recall_at_10": None}
     q = real.embed(questions)
@@ -268,15 +268,15 @@ def ann_recall(index, real, config, questions: list[str], efs=(128, 256, 512, 10
                              for seg in index.segments for start in range(0, seg.n_chunks, 100_000)])
     exact = np.argsort(-scores, axis=0)[:10].T
 
-    def recall(ef: int) -> tuple[float, float]:
+    def recall(nprobe: int) -> tuple[float, float]:
         t = time.perf_counter()
-        found = [index.dense_search(q[i:i + 1], 10, None, ef)[0] for i in range(len(q))]
+        found = [index.dense_search(q[i:i + 1], 10, None, nprobe)[0] for i in range(len(q))]
         ms = (time.perf_counter() - t) / len(q) * 1000
         return round(float(np.mean([len(set(e) & set(f)) / 10 for e, f in zip(exact, found)])), 4), round(ms, 2)
 
-    sweep = {ef: dict(zip(("recall_at_10", "ms_per_query"), recall(ef))) for ef in efs}
-    at_config = sweep[config.ann_ef_search]["recall_at_10"] if config.ann_ef_search in sweep else recall(config.ann_ef_search)[0]
-    return {"ann_recall_at_10": at_config, "ef_sweep": sweep}
+    sweep = {p: dict(zip(("recall_at_10", "ms_per_query"), recall(p))) for p in nprobes}
+    at_config = sweep[config.ann_nprobe]["recall_at_10"] if config.ann_nprobe in sweep else recall(config.ann_nprobe)[0]
+    return {"ann_recall_at_10": at_config, "nprobe_sweep": sweep}
 
 
 def add_one(directory: Path, real, config, sents, titles, repeats: int = 5) -> dict:
@@ -334,7 +334,7 @@ def wire_copy_savings(sents, titles, embedder, config, n_articles: int = 1000, s
 
 
 ROWS = [  # (label, key) of the table in docs/PERFORMANCE.md
-    ("chunks", "chunks"), ("articles", "articles"), ("segments (HNSW)", None),
+    ("chunks", "chunks"), ("articles", "articles"), ("segments (IVF)", None),
     ("build, chunks/s without encoding", "build_chunks_per_s_without_encoding"), ("disk, MB", "disk_mb"),
     ("open, s (fresh process)", "open_s"), ("RSS after open, MB", "rss_mb_index_only"),
     ("dense p50 / p95, ms", ("dense_ms_p50", "dense_ms_p95")), ("BM25 p50 / p95, ms", ("bm25_ms_p50", "bm25_ms_p95")),
@@ -428,8 +428,8 @@ def main() -> int:
         "date": time.strftime("%Y-%m-%d"), "machine": f"{os.cpu_count()} cores, {platform.machine()}",
         "load_average_at_end": os.getloadavg()[0],
         "encoding_chunks_per_s_real_minilm": round(enc_rate, 1),
-        "config": {"ann_min_chunks": config.ann_min_chunks, "hnsw_m": config.hnsw_m,
-                   "ann_ef_search": config.ann_ef_search, "merge_factor": config.merge_factor},
+        "config": {"ann_min_chunks": config.ann_min_chunks, "ann_nprobe": config.ann_nprobe,
+                   "merge_factor": config.merge_factor},
         "total_s": round(time.perf_counter() - started), "sizes": rows, "wire_copy_savings": savings,
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -106,7 +106,7 @@ class Assistant:
     def _add(self, articles: Sequence[Article], progress: bool = False, reuse: Index | None = None,
              building: dict | None = None, config: Config | None = None) -> dict[str, str]:
         """Add under the write lock and commit when something changed; the status per article.
-        `config` overrides the assistant's for this add (a bulk build defers HNSW graphs)."""
+        `config` overrides the assistant's for this add (a bulk build defers inverted files)."""
         with self._write_lock:
             added = add_articles(self._checked_index(), articles, self.embedder, config or self.config, progress,
                                  reuse=reuse)
@@ -136,7 +136,7 @@ class Assistant:
         the manifest naming the build; killed and run again with the same paths, the build
         keeps what was committed and embeds only the rest. Chunks whose text the replaced
         index already embedded reuse its vectors. The build ends optimized: one segment,
-        with an HNSW graph when it has `ann_min_chunks` chunks.
+        with an inverted file when it has `ann_min_chunks` chunks.
         """
         from qa.ingest import ingest_paths
 
@@ -152,7 +152,7 @@ class Assistant:
         batch = config.build_batch_articles
         bar = _progress(len(ingested.articles), progress, "embedding")
         status: dict[str, str] = {}
-        flat = config.replace(ann_min_chunks=2**62)  # HNSW graphs are built once, at the end, not per merge
+        flat = config.replace(ann_min_chunks=2**62)  # inverted files are trained once, at the end, not per merge
         try:
             for i in range(0, len(ingested.articles), batch):
                 part = ingested.articles[i:i + batch]

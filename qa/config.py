@@ -51,15 +51,15 @@ class Config:
     chunk_overlap_tokens: int = 32  # whole sentences worth about this many tokens repeat
 
     # --- archive scale (qa/index.py, qa/segment.py) ----------------------------------
-    # A segment with at least this many chunks is searched through an HNSW graph instead of
-    # exactly: exact search over 100,000 vectors takes ~10 ms on 2 cores and grows linearly.
+    # A segment with at least this many chunks is searched through an inverted file (FAISS
+    # IVF, qa/segment.py) instead of exactly: exact search over 100,000 vectors takes ~10 ms
+    # on 2 cores and grows linearly.
     ann_min_chunks: int = 100_000
-    hnsw_m: int = 32  # graph neighbours per node (FAISS's recommended 16-64 for 384-dim vectors)
-    # HNSW search beam: higher finds more of the true neighbours, slower. At 1M chunks
-    # (bench/scale.py archive, 100 SQuAD questions) recall@10 against exact search was 0.567 /
-    # 0.693 / 0.793 / 0.85 at 128 / 256 / 512 / 1024 for 0.5 / 0.8 / 1.2 / 2.3 ms a query:
-    # 512 costs less than a millisecond more than 128, next to ~15 ms to embed the question.
-    ann_ef_search: int = 512
+    # Cells of the inverted file a query scans (of 4096 at 1M chunks, 1024 at 100k). At 1M
+    # chunks (bench/scale.py archive, 200 SQuAD questions) recall@10 against exact search was
+    # 0.919 / 0.978 / 0.997 / 0.9995 at 8 / 16 / 32 / 64 cells for 0.6 / 0.9 / 1.4 / 2.1 ms a
+    # query on a loaded machine: 64 keeps a margin for archives less regular than that one.
+    ann_nprobe: int = 64
     # Segments merge when this many of one size tier pile up (Lucene's log merge policy):
     # O(log n) segments to search, each chunk rewritten O(log n) times.
     merge_factor: int = 10
@@ -128,8 +128,8 @@ class Config:
                 dt.date.fromisoformat(self.today)
             except ValueError:
                 raise QAError(f"today must be a date like 2022-01-14 (YYYY-MM-DD) or empty, not {self.today!r}") from None
-        for name in ("top_k", "candidates", "chunk_max_tokens", "max_question_chars", "port", "ann_min_chunks", "hnsw_m",
-                     "ann_ef_search", "build_batch_articles"):
+        for name in ("top_k", "candidates", "chunk_max_tokens", "max_question_chars", "port", "ann_min_chunks", "ann_nprobe",
+                     "build_batch_articles"):
             if getattr(self, name) < 1:
                 raise QAError(f"{name} must be at least 1, not {getattr(self, name)}")
         if self.merge_factor < 2:

@@ -108,14 +108,23 @@ class Index:
 
     def wire_groups(self) -> dict[str, tuple[str, ...]]:
         """{article id: its wire-copy group, in corpus order} for articles with a near-duplicate
-        (qa/wire.py); computed once per snapshot, when first asked."""
+        (qa/wire.py); computed once per snapshot, when first asked, from the signatures and
+        band keys each segment keeps."""
         from qa.wire import wire_groups
 
-        def signed():
-            for aid, (s, r) in self._where().items():
-                yield aid, self.segments[s].signatures()[r]
+        def compute():
+            ids, sigs, keys = [], [], []
+            for s, seg in enumerate(self.segments):
+                live = self.live_articles(s)
+                rows = np.arange(len(seg.headers)) if live is None else np.flatnonzero(live)
+                ids.extend(seg.headers[r].id for r in rows)
+                sigs.append(seg.signatures()[rows])
+                keys.append(seg.band_keys()[rows])
+            if not ids:
+                return {}
+            return wire_groups(ids, np.concatenate(sigs), np.concatenate(keys))
 
-        return self._once("wire_groups", lambda: wire_groups(self.articles, signed=signed()))
+        return self._once("wire_groups", compute)
 
     def undated_count(self) -> int:
         """Articles without a date: what any date filter leaves out."""
@@ -202,11 +211,11 @@ class Index:
         return None if all(m is None for m in masks) else masks
 
     def dense_search(self, query: np.ndarray, k: int, masks: list[np.ndarray | None] | None,
-                     ef_search: int) -> tuple[np.ndarray, np.ndarray]:
+                     nprobe: int) -> tuple[np.ndarray, np.ndarray]:
         """The k chunk addresses most similar to `query` (1, dim), best first: (addresses, cosines)."""
         addrs, scores = [], []
         for s, seg in enumerate(self.segments):
-            rows, sc = seg.search(query, k, None if masks is None else masks[s], ef_search)
+            rows, sc = seg.search(query, k, None if masks is None else masks[s], nprobe)
             addrs.append(rows + int(self._offsets()[s]))
             scores.append(sc)
         return _top(addrs, scores, k)

@@ -114,7 +114,7 @@ def add_articles(
         if not found[i] and first[h] != i:
             vectors[i] = vectors[first[h]]
     segment = Segment.build(segment_name(), list(new.values()), chunks, vectors, hashes.tolist(), texts,
-                            config.ann_min_chunks, config.hnsw_m)
+                            config.ann_min_chunks)
     where = index._where()
     deleted = [set(d) for d in index.deleted]
     for aid, state in status.items():
@@ -179,14 +179,14 @@ def merge_policy(index: Index, config: Config) -> Index:
 def merge_segments(index: Index, start: int, stop: int, config: Config) -> Index:
     """The index with segments[start:stop] merged into one (their deleted articles dropped)."""
     parts = [(index.segments[s], index.live_articles(s)) for s in range(start, stop)]
-    merged = Segment.merge(segment_name(), parts, config.ann_min_chunks, config.hnsw_m)
+    merged = Segment.merge(segment_name(), parts, config.ann_min_chunks)
     return Index(model=index.model, dim=index.dim, max_tokens=index.max_tokens, overlap_tokens=index.overlap_tokens,
                  segments=index.segments[:start] + (merged,) + index.segments[stop:],
                  deleted=index.deleted[:start] + (frozenset(),) + index.deleted[stop:])
 
 
 def optimize(index: Index, config: Config) -> Index:
-    """All segments merged into one, deleted articles dropped, searched through HNSW if it has
+    """All segments merged into one, deleted articles dropped, searched through an inverted file if it has
     `ann_min_chunks` chunks (`qa index optimize`, and the end of a bulk build)."""
     if len(index.segments) == 1 and not any(index.deleted) and \
             index.segments[0].is_ann == (index.segments[0].n_chunks >= config.ann_min_chunks):

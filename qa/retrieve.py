@@ -55,7 +55,7 @@ class Retriever:
         if allowed is not None and not any(m is None or m.any() for m in allowed):
             return []
         n_cand = max(self.config.candidates, k)
-        dense = (index.dense_search(self.embedder.embed([query]), n_cand, allowed, self.config.ann_ef_search)
+        dense = (index.dense_search(self.embedder.embed([query]), n_cand, allowed, self.config.ann_nprobe)
                  if method in ("hybrid", "dense") else ([], []))
         sparse = index.bm25_search(query, n_cand, allowed) if method in ("hybrid", "bm25") else ([], [])
         fused: dict[int, float] = {}

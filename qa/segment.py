@@ -15,11 +15,14 @@ What a segment keeps in memory and what it reads when asked:
   text out from under a snapshot that still answers questions.
 
 Vectors live in an exact `IndexFlatIP` unless the segment has at least `ann_min_chunks`
-chunks; then in an HNSW graph (`IndexHNSWFlat`): exact search grows linearly with the
-segment, HNSW takes about a millisecond at a million chunks (its recall there is in
-docs/PERFORMANCE.md, "Archive scale": not yet what it should be). A filter
-that leaves few rows of an HNSW segment is searched exactly over those rows, since a graph
-walk that must skip almost every node finds too few.
+chunks; then in an inverted file (`IndexIVFFlat`): k-means cells over the segment's vectors,
+of which a query scans the `ann_nprobe` nearest. Exact search grows linearly with the
+segment; at a million chunks the inverted file scans ~1.6 % of them in about 2 ms with
+recall@10 0.9995 against exact search (docs/PERFORMANCE.md, "Archive scale"). An HNSW graph
+was tried first and lost to it: on the same archive its recall@10 stayed at 0.79 (efSearch
+512), its build took longer, and its graph cost 300 MB more. A filter leaves the inverted
+file's scan as it is (FAISS skips the rows the filter refuses); one that leaves few rows of
+the segment is searched exactly over those rows, since the scanned cells would hold too few.
 """
 
 from __future__ import annotations
@@ -40,11 +43,18 @@ from qa.text import date_span
 from qa.types import Article, ArticleHeader, Chunk, Filters
 
 # Files of a segment folder, in the order they are written.
-FILES = ("vectors.faiss", "articles.json", "chunks.npy", "texts.bin", "bm25.npz")
-# An HNSW segment searched with a filter that allows fewer than this share of its rows is
-# searched exactly over the allowed rows instead: the graph walk would skip nearly every node.
+FILES = ("vectors.faiss", "articles.json", "chunks.npy", "texts.bin", "bm25.npz", "minhash.npy")
+# Files a segment saved by an earlier version may lack: its MinHash signatures are then
+# computed from its texts when first needed (qa/wire.py).
+OPTIONAL_FILES = ("minhash.npy",)
+# An inverted-file segment searched with a filter that allows fewer than this share of its
+# rows is searched exactly over the allowed rows instead: the scanned cells would hold too few.
 EXACT_BELOW_SHARE = 0.05
-HNSW_EF_CONSTRUCTION = 80  # build-time beam; 40 (FAISS's default) loses recall on 384-dim text vectors
+# Cells of an inverted file: 4 sqrt(n) rounded to a power of two (FAISS's guideline is 4-16
+# sqrt(n)), 4096 at a million chunks, with at least IVF_TRAIN_PER_LIST k-means training
+# points a cell (FAISS warns below 39); the training sample is drawn with a fixed seed.
+IVF_LISTS_PER_SQRT = 4
+IVF_TRAIN_PER_LIST = 40
 
 
 def text_hash(text: str) -> int:
@@ -121,8 +131,11 @@ class Segment:
     chunk_start: np.ndarray  # (n_chunks,) int32: character offsets in the article text
     chunk_end: np.ndarray
     hashes: np.ndarray  # (n_chunks,) int64: text_hash of each chunk's embedding text
-    vectors: object  # faiss.IndexFlatIP or faiss.IndexHNSWFlat, row i embeds chunk i
+    vectors: object  # faiss.IndexFlatIP or faiss.IndexIVFFlat, row i embeds chunk i
     postings: Postings
+    # (n_articles, wire.PERMUTATIONS) uint32 MinHash signatures, made with the segment; None
+    # for a segment saved without them (computed from its texts when first asked)
+    minhash: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.chunk_article)
@@ -132,6 +145,8 @@ class Segment:
             raise ValueError(f"segment {self.name}: {len(self.headers)} articles but {len(self.checksums)} checksums")
         if n and (self.chunk_article.min() < 0 or self.chunk_article.max() >= len(self.headers)):
             raise ValueError(f"segment {self.name}: a chunk names an article row that does not exist")
+        if self.minhash is not None and self.minhash.shape[0] != len(self.headers):
+            raise ValueError(f"segment {self.name}: {len(self.headers)} articles but {self.minhash.shape[0]} MinHash signatures")
         self.__dict__["_memo"] = Memo()
 
     # --- reading ---------------------------------------------------------------------
@@ -158,10 +173,19 @@ class Segment:
         return self.vectors.reconstruct_batch(np.asarray(rows, dtype=np.int64))
 
     def signatures(self) -> np.ndarray:
-        """MinHash signatures of the articles (qa/wire.py), computed once per segment."""
+        """MinHash signatures of the articles (qa/wire.py): those made with the segment, or
+        (a segment saved without them) computed once from its texts."""
         from qa.wire import signatures
 
+        if self.minhash is not None:
+            return self.minhash
         return self._once("_signatures", lambda: signatures([self.texts[i] for i in range(len(self.headers))]))
+
+    def band_keys(self) -> np.ndarray:
+        """The LSH band keys of the articles' signatures (qa/wire.py), once per segment."""
+        from qa.wire import band_keys
+
+        return self._once("_band_keys", lambda: band_keys(self.signatures()))
 
     def rows_with_hashes(self, hashes: np.ndarray) -> np.ndarray:
         """For each text hash, a chunk row of this segment with that embedding text, or -1."""
@@ -204,7 +228,7 @@ class Segment:
         return self.__dict__["_memo"].get(name, compute)
 
     # --- search ----------------------------------------------------------------------
-    def search(self, query: np.ndarray, k: int, mask: np.ndarray | None, ef_search: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, query: np.ndarray, k: int, mask: np.ndarray | None, nprobe: int) -> tuple[np.ndarray, np.ndarray]:
         """The k rows most similar to `query` (1, dim) among those `mask` allows: (rows, scores)."""
         import faiss
 
@@ -221,11 +245,11 @@ class Segment:
                 return allowed[top], scores[top]
             bits = np.packbits(mask, bitorder="little")
             selector = faiss.IDSelectorBitmap(len(bits), faiss.swig_ptr(bits))
-            params = (faiss.SearchParametersHNSW(sel=selector, efSearch=max(ef_search, k)) if self.is_ann
+            params = (faiss.SearchParametersIVF(sel=selector, nprobe=nprobe) if self.is_ann
                       else faiss.SearchParameters(sel=selector))
             scores, rows = self.vectors.search(query, min(k, len(allowed)), params=params)
         elif self.is_ann:
-            scores, rows = self.vectors.search(query, min(k, n), params=faiss.SearchParametersHNSW(efSearch=max(ef_search, k)))
+            scores, rows = self.vectors.search(query, min(k, n), params=faiss.SearchParametersIVF(nprobe=nprobe))
         else:
             scores, rows = self.vectors.search(query, min(k, n))
         keep = rows[0] >= 0
@@ -234,8 +258,10 @@ class Segment:
     # --- making ----------------------------------------------------------------------
     @classmethod
     def build(cls, name: str, articles: Sequence[Article], chunks: Sequence[Chunk], vectors: np.ndarray,
-              hashes: Sequence[int], embedding_texts: Sequence[str], ann_min_chunks: int, hnsw_m: int) -> "Segment":
+              hashes: Sequence[int], embedding_texts: Sequence[str], ann_min_chunks: int) -> "Segment":
         """A segment of `articles` whose `chunks` (in article order) embed as `vectors`."""
+        from qa.wire import signatures
+
         row = {a.id: i for i, a in enumerate(articles)}
         return cls(
             name=name, headers=tuple(ArticleHeader.of(a) for a in articles), checksums=tuple(a.checksum for a in articles),
@@ -244,16 +270,17 @@ class Segment:
             chunk_start=np.array([c.start for c in chunks], dtype=np.int32),
             chunk_end=np.array([c.end for c in chunks], dtype=np.int32),
             hashes=np.array(hashes, dtype=np.int64),
-            vectors=vector_index(vectors, ann_min_chunks, hnsw_m), postings=Postings.build(embedding_texts),
+            vectors=vector_index(vectors, ann_min_chunks), postings=Postings.build(embedding_texts),
+            minhash=signatures([a.text for a in articles]),
         )
 
     @classmethod
-    def merge(cls, name: str, parts: Sequence[tuple["Segment", np.ndarray | None]], ann_min_chunks: int, hnsw_m: int) -> "Segment":
+    def merge(cls, name: str, parts: Sequence[tuple["Segment", np.ndarray | None]], ann_min_chunks: int) -> "Segment":
         """One segment of the live articles of `parts`: (segment, live article mask or None).
 
         Vectors and postings are copied, not recomputed: nothing is embedded or tokenized.
         """
-        headers, checksums, texts, arts, starts, ends, hashes, vecs, post = [], [], [], [], [], [], [], [], []
+        headers, checksums, texts, arts, starts, ends, hashes, vecs, post, sigs = [], [], [], [], [], [], [], [], [], []
         for seg, live in parts:
             keep_articles = np.ones(len(seg.headers), bool) if live is None else live
             new_row = np.cumsum(keep_articles) - 1 + len(headers)
@@ -269,6 +296,7 @@ class Segment:
             hashes.append(seg.hashes[rows])
             vecs.append(seg.vectors_of(rows))
             post.append((seg.postings, None if live is None else keep))
+            sigs.append(seg.signatures()[keep_articles])
         dim = parts[0][0].vectors.d
 
         def cat(xs, dtype):
@@ -278,8 +306,8 @@ class Segment:
         return cls(
             name=name, headers=tuple(headers), checksums=tuple(checksums), texts=_Texts(texts),
             chunk_article=cat(arts, np.int32), chunk_start=cat(starts, np.int32), chunk_end=cat(ends, np.int32),
-            hashes=cat(hashes, np.int64), vectors=vector_index(vectors, ann_min_chunks, hnsw_m),
-            postings=Postings.merge(post),
+            hashes=cat(hashes, np.int64), vectors=vector_index(vectors, ann_min_chunks),
+            postings=Postings.merge(post), minhash=np.concatenate(sigs),
         )
 
     # --- files -----------------------------------------------------------------------
@@ -298,17 +326,29 @@ class Segment:
         yield "chunks.npy", _npy(chunks)
         yield "texts.bin", blob
         yield "bm25.npz", self.postings.to_bytes()
+        yield "minhash.npy", _npy(self.signatures())
 
     @classmethod
-    def read(cls, folder: Path, dim: int) -> "Segment":
-        """Parse a segment folder whose files' checksums were already verified (qa/store.py).
+    def read(cls, folder: Path, dim: int, with_minhash: bool = True) -> "Segment":
+        """Parse a segment folder whose files' checksums were already verified (qa/store.py);
+        `with_minhash` False: the folder has no verified minhash.npy (an earlier version's).
 
         Raises ValueError (or what a parser raises) on content of the wrong shape."""
         import faiss
 
-        vectors = faiss.read_index(str(folder / "vectors.faiss"))
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1) as pool:  # FAISS reads without the GIL: the vectors load while Python parses the rest
+            reading = pool.submit(faiss.read_index, str(folder / "vectors.faiss"))
+            parts = cls._read_rest(folder, with_minhash)
+            vectors = reading.result()
         if vectors.d != dim:
             raise ValueError(f"vectors.faiss holds {vectors.d}-dim vectors, the manifest says {dim}")
+        return cls(name=folder.name, vectors=vectors, **parts)
+
+    @staticmethod
+    def _read_rest(folder: Path, with_minhash: bool) -> dict:
+        """The fields of a segment from its files other than vectors.faiss."""
         records = json.loads((folder / "articles.json").read_text("utf-8"))
         if not isinstance(records, list):
             raise ValueError("articles.json is not a list")
@@ -327,28 +367,48 @@ class Segment:
         if chunks.ndim != 2 or chunks.shape[1] != 4:
             raise ValueError(f"chunks.npy has shape {chunks.shape}, not (n, 4)")
         postings = Postings.from_bytes((folder / "bm25.npz").read_bytes())
-        return cls(
-            name=folder.name, headers=tuple(headers), checksums=tuple(checksums),
+        minhash = None
+        if with_minhash:
+            with open(folder / "minhash.npy", "rb") as f:
+                minhash = np.load(f, allow_pickle=False)
+        return dict(
+            headers=tuple(headers), checksums=tuple(checksums),
             texts=_Texts(path=folder / "texts.bin", offsets=np.array(offsets, dtype=np.int64)),
             chunk_article=chunks[:, 0].astype(np.int32), chunk_start=chunks[:, 1].astype(np.int32),
-            chunk_end=chunks[:, 2].astype(np.int32), hashes=chunks[:, 3].copy(), vectors=vectors, postings=postings,
+            chunk_end=chunks[:, 2].astype(np.int32), hashes=chunks[:, 3].copy(), postings=postings, minhash=minhash,
         )
 
 
-def vector_index(vectors: np.ndarray, ann_min_chunks: int, hnsw_m: int):
-    """FAISS over `vectors`: exact below `ann_min_chunks` rows, an HNSW graph from there on."""
+def vector_index(vectors: np.ndarray, ann_min_chunks: int):
+    """FAISS over `vectors`: exact below `ann_min_chunks` rows, an inverted file from there on."""
     import faiss
 
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-    dim = vectors.shape[1]
-    if len(vectors) >= ann_min_chunks:
-        index = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-    else:
+    n, dim = vectors.shape
+    if n < ann_min_chunks or n == 0:
         index = faiss.IndexFlatIP(dim)
-    if len(vectors):
+    else:
+        lists = ivf_lists(n)
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, lists, faiss.METRIC_INNER_PRODUCT)
+        sample = np.random.default_rng(0).choice(n, min(n, lists * IVF_TRAIN_PER_LIST), replace=False)
+        index.train(vectors[np.sort(sample)])
+    if n:
         index.add(vectors)
+    if not _is_flat(index):
+        index.make_direct_map()  # row -> (cell, offset): what reconstruct needs for merges and exact filters
     return index
+
+
+def ivf_lists(n: int) -> int:
+    """Cells of an inverted file over n vectors (see IVF_LISTS_PER_SQRT).
+
+    >>> ivf_lists(1_000_000), ivf_lists(100_000), ivf_lists(1_000)
+    (4096, 1024, 16)
+    """
+    lists = 2 ** round(np.log2(IVF_LISTS_PER_SQRT * np.sqrt(n)))
+    while lists > 1 and lists * IVF_TRAIN_PER_LIST > n:
+        lists //= 2
+    return int(lists)
 
 
 def _is_flat(index) -> bool:

@@ -35,7 +35,7 @@ import numpy as np
 
 from qa.errors import IndexCorruptError, IndexMissingError, QAError
 from qa.index import FORMAT_VERSION, Index
-from qa.segment import FILES as SEGMENT_FILES, Segment
+from qa.segment import FILES as SEGMENT_FILES, OPTIONAL_FILES, Segment
 from qa.types import Article, Chunk
 
 MANIFEST = "manifest.json"
@@ -226,6 +226,8 @@ def _manifest_problem(m: dict[str, Any]) -> str | None:
             return f"segment {name}: no file checksums"
         for fname in SEGMENT_FILES:
             f = files.get(fname)
+            if f is None and fname in OPTIONAL_FILES:
+                continue
             if not isinstance(f, dict) or not isinstance(f.get("sha256"), str) or not isinstance(f.get("bytes"), int):
                 return f"segment {name}: no checksum for {fname}"
     return None
@@ -273,7 +275,7 @@ def _load_segments(directory: Path, manifest: dict[str, Any]) -> Index:
         if seg is None:
             _verify(folder, spec["files"], directory)
             try:
-                seg = Segment.read(folder, manifest["dim"])
+                seg = Segment.read(folder, manifest["dim"], with_minhash="minhash.npy" in spec["files"])
             except OSError:
                 raise  # the segment vanished under us (a writer merged it away): load_index retries
             except Exception as e:  # any parse failure of checksummed-but-wrong content
@@ -290,18 +292,20 @@ def _load_segments(directory: Path, manifest: dict[str, Any]) -> Index:
 
 
 def _verify(folder: Path, files: dict[str, Any], directory: Path) -> None:
-    """Every file of a segment present with its recorded size and sha256 (two files hashed at a time)."""
+    """Every file of a segment present with its recorded size and sha256 (two files hashed at a
+    time); an optional file the manifest does not list is not read."""
     from concurrent.futures import ThreadPoolExecutor
 
-    for name in SEGMENT_FILES:
+    names = [n for n in SEGMENT_FILES if n in files]
+    for name in names:
         path = folder / name
         if not path.exists():
             raise _corrupt(f"{path} is missing", directory)
         if path.stat().st_size != files[name]["bytes"]:
             raise _corrupt(f"{path} does not match its checksum in {MANIFEST} (truncated or modified)", directory)
     with ThreadPoolExecutor(2) as pool:  # hashlib releases the GIL: two cores hash two files
-        digests = dict(zip(SEGMENT_FILES, pool.map(lambda n: _sha256(folder / n), SEGMENT_FILES)))
-    for name in SEGMENT_FILES:
+        digests = dict(zip(names, pool.map(lambda n: _sha256(folder / n), names)))
+    for name in names:
         if digests[name] != files[name]["sha256"]:
             raise _corrupt(f"{folder / name} does not match its checksum in {MANIFEST} (truncated or modified)", directory)
 
@@ -356,6 +360,6 @@ def _load_legacy(directory: Path, manifest: dict[str, Any]) -> Index:
     texts = [embedding_text(articles[c.article_id], c) for c in chunks]
     config = Config()
     seg = Segment.build(segment_name(), list(articles.values()), chunks, vectors[order], [text_hash(t) for t in texts],
-                        texts, config.ann_min_chunks, config.hnsw_m) if articles else None
+                        texts, config.ann_min_chunks) if articles else None
     return Index(model=manifest["model"], dim=manifest["dim"], max_tokens=manifest["chunker"]["max_tokens"],
                  overlap_tokens=manifest["chunker"]["overlap_tokens"], segments=(seg,) if seg else ())

@@ -33,7 +33,7 @@ def test_manifest_records_model_dimension_counts_and_checksums(bundled_index_dir
     assert m["counts"]["articles"] == 5 and m["counts"]["chunks"] > 5
     assert [s["articles"] for s in m["segments"]] == [5] and m["segments"][0]["deleted"] == []
     files = m["segments"][0]["files"]
-    assert set(files) == {"vectors.faiss", "articles.json", "chunks.npy", "texts.bin", "bm25.npz"}
+    assert set(files) == {"vectors.faiss", "articles.json", "chunks.npy", "texts.bin", "bm25.npz", "minhash.npy"}
     assert all(len(f["sha256"]) == 64 for f in files.values())
 
 
@@ -65,6 +65,21 @@ def test_damaged_file_is_reported_before_it_is_read(index_copy, damage):
     target.write_bytes(data[: len(data) // 2] if damage == "truncate" else data[:-1] + bytes([data[-1] ^ 1]))
     with pytest.raises(IndexCorruptError, match="vectors.faiss.*checksum"):
         load_index(index_copy)
+
+
+def test_a_segment_saved_without_minhash_signatures_still_loads_and_signs_its_texts(index_copy, assistant):
+    """Segments saved before signatures were kept have no minhash.npy: they load, and their
+    signatures are computed from the texts (the same values the saved file holds)."""
+    m = read_manifest(index_copy)
+    seg = m["segments"][0]
+    saved = np.load(index_copy / seg["name"] / "minhash.npy")
+    del seg["files"]["minhash.npy"]
+    (index_copy / seg["name"] / "minhash.npy").write_bytes(b"not read: the manifest does not list it")
+    (index_copy / MANIFEST).write_text(json.dumps(m))
+    index = load_index(index_copy)
+    assert index.segments[0].minhash is None
+    assert np.array_equal(index.segments[0].signatures(), saved)
+    assert index.wire_groups() == assistant.index.wire_groups() == {}
 
 
 def test_add_embeds_only_new_or_changed_articles(index_copy, tmp_path):
