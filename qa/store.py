@@ -273,11 +273,11 @@ def _load_segments(directory: Path, manifest: dict[str, Any]) -> Index:
         with _LOADED_LOCK:
             seg = _LOADED.get(key)
         if seg is None:
-            _verify(folder, spec["files"], directory)
+            check = _checker(folder, spec["files"], directory)
             try:
-                seg = Segment.read(folder, manifest["dim"], with_minhash="minhash.npy" in spec["files"])
-            except OSError:
-                raise  # the segment vanished under us (a writer merged it away): load_index retries
+                seg = Segment.read(folder, manifest["dim"], with_minhash="minhash.npy" in spec["files"], check=check)
+            except (IndexCorruptError, OSError):
+                raise  # a checksum failed, or the segment vanished under us (merged away): load_index retries
             except Exception as e:  # any parse failure of checksummed-but-wrong content
                 raise _corrupt(f"{folder} is inconsistent ({e})", directory) from e
             with _LOADED_LOCK:
@@ -291,23 +291,21 @@ def _load_segments(directory: Path, manifest: dict[str, Any]) -> Index:
         raise _corrupt(str(e), directory) from e
 
 
-def _verify(folder: Path, files: dict[str, Any], directory: Path) -> None:
-    """Every file of a segment present with its recorded size and sha256 (two files hashed at a
-    time); an optional file the manifest does not list is not read."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    names = [n for n in SEGMENT_FILES if n in files]
-    for name in names:
+def _checker(folder: Path, files: dict[str, Any], directory: Path):
+    """Check that every file of a segment is present with its recorded size; return the check
+    `Segment.read` runs before it parses a file: its sha256 against the manifest's."""
+    for name in (n for n in SEGMENT_FILES if n in files):
         path = folder / name
         if not path.exists():
             raise _corrupt(f"{path} is missing", directory)
         if path.stat().st_size != files[name]["bytes"]:
             raise _corrupt(f"{path} does not match its checksum in {MANIFEST} (truncated or modified)", directory)
-    with ThreadPoolExecutor(2) as pool:  # hashlib releases the GIL: two cores hash two files
-        digests = dict(zip(names, pool.map(lambda n: _sha256(folder / n), names)))
-    for name in names:
-        if digests[name] != files[name]["sha256"]:
+
+    def check(name: str) -> None:
+        if _sha256(folder / name) != files[name]["sha256"]:
             raise _corrupt(f"{folder / name} does not match its checksum in {MANIFEST} (truncated or modified)", directory)
+
+    return check
 
 
 # --- format 1 (one generation folder), read so that an existing index keeps working -----
