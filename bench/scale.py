@@ -280,18 +280,25 @@ def ann_recall(index, real, config, questions: list[str], nprobes=(8, 16, 32, 64
 
 
 def add_one(directory: Path, real, config, sents, titles, repeats: int = 5) -> dict:
-    """Open the saved archive and add one new article `repeats` times: time and bytes each."""
+    """Open the saved archive and add one new article `repeats` times: time and bytes each.
+    The articles are removed again afterwards, so that a kept archive (`--keep`) stays the
+    archive that was built and the next run's adds are new again."""
     from qa.assistant import Assistant
 
     a = Assistant.open(config.replace(index_dir=str(directory)))
     times, written = [], []
-    for art in make_articles(4 * repeats, sents, titles, seed=99, prefix="new")[:repeats]:
+    new = make_articles(4 * repeats, sents, titles, seed=99, prefix="new")[:repeats]
+    for art in new:
         before = _sizes(directory)
         t = time.perf_counter()
-        a.add_articles([art])
+        status = a.add_articles([art])
         times.append(time.perf_counter() - t)
         after = _sizes(directory)
         written.append(sum(size for p, size in after.items() if before.get(p) != size))
+        if status[art.id] != "added":
+            raise RuntimeError(f"{art.id} was {status[art.id]}, not added: the archive already held it")
+    for art in new:
+        a.remove(art.id)
     return {"add_one_s_p50": round(float(np.median(times)), 3), "add_one_s_max": round(max(times), 3),
             "add_one_kb_written_p50": round(float(np.median(written)) / 1024, 1)}
 

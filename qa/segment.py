@@ -348,9 +348,8 @@ class Segment:
         if it must not be (qa/store.py verifies its checksum there). `with_minhash` False: the
         folder has no minhash.npy to read (an earlier version's).
 
-        The vectors are checked and read in a second thread (hashlib and FAISS run without the
-        GIL) while this one checks and parses the rest: at a million chunks that halves the
-        time to open. Raises ValueError (or what a parser raises) on content of the wrong shape."""
+        The vectors are read in a second thread (FAISS runs without the GIL) while this one
+        parses the rest, each file as soon as its check passes. Raises ValueError (or what a parser raises) on content of the wrong shape."""
         import faiss
 
         from concurrent.futures import ThreadPoolExecutor
@@ -370,9 +369,7 @@ class Segment:
     @staticmethod
     def _read_rest(folder: Path, with_minhash: bool, check) -> dict:
         """The fields of a segment from its files other than vectors.faiss."""
-        for name in FILES[1:]:
-            if name != "minhash.npy" or with_minhash:
-                check(name)
+        check("articles.json")
         records = json.loads((folder / "articles.json").read_text("utf-8"))
         if not isinstance(records, list):
             raise ValueError("articles.json is not a list")
@@ -384,15 +381,19 @@ class Segment:
             offsets.append(b)
             checksums.append(r.pop("checksum"))
             headers.append(ArticleHeader(**r))
+        check("texts.bin")  # read by offset when an article is cited
         if offsets[-1] != (folder / "texts.bin").stat().st_size:
             raise ValueError("texts.bin is not as long as articles.json says")
+        check("chunks.npy")
         with open(folder / "chunks.npy", "rb") as f:
             chunks = np.load(f, allow_pickle=False)
         if chunks.ndim != 2 or chunks.shape[1] != 4:
             raise ValueError(f"chunks.npy has shape {chunks.shape}, not (n, 4)")
+        check("bm25.npz")
         postings = Postings.from_bytes((folder / "bm25.npz").read_bytes())
         minhash = None
         if with_minhash:
+            check("minhash.npy")
             with open(folder / "minhash.npy", "rb") as f:
                 minhash = np.load(f, allow_pickle=False)
         return dict(

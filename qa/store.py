@@ -273,13 +273,15 @@ def _load_segments(directory: Path, manifest: dict[str, Any]) -> Index:
         with _LOADED_LOCK:
             seg = _LOADED.get(key)
         if seg is None:
-            check = _checker(folder, spec["files"], directory)
+            check = _Checks(folder, spec["files"], directory)
             try:
                 seg = Segment.read(folder, manifest["dim"], with_minhash="minhash.npy" in spec["files"], check=check)
             except (IndexCorruptError, OSError):
                 raise  # a checksum failed, or the segment vanished under us (merged away): load_index retries
             except Exception as e:  # any parse failure of checksummed-but-wrong content
                 raise _corrupt(f"{folder} is inconsistent ({e})", directory) from e
+            finally:
+                check.close()
             with _LOADED_LOCK:
                 _LOADED[key] = seg
         segments.append(seg)
@@ -291,21 +293,41 @@ def _load_segments(directory: Path, manifest: dict[str, Any]) -> Index:
         raise _corrupt(str(e), directory) from e
 
 
-def _checker(folder: Path, files: dict[str, Any], directory: Path):
-    """Check that every file of a segment is present with its recorded size; return the check
-    `Segment.read` runs before it parses a file: its sha256 against the manifest's."""
-    for name in (n for n in SEGMENT_FILES if n in files):
-        path = folder / name
-        if not path.exists():
-            raise _corrupt(f"{path} is missing", directory)
-        if path.stat().st_size != files[name]["bytes"]:
-            raise _corrupt(f"{path} does not match its checksum in {MANIFEST} (truncated or modified)", directory)
+# The order in which a segment's files are hashed: what `Segment.read` parses first, first.
+_FIRST = ("articles.json", "vectors.faiss", "texts.bin")
+_HASH_ORDER = _FIRST + tuple(n for n in SEGMENT_FILES if n not in _FIRST)
 
-    def check(name: str) -> None:
-        if _sha256(folder / name) != files[name]["sha256"]:
-            raise _corrupt(f"{folder / name} does not match its checksum in {MANIFEST} (truncated or modified)", directory)
 
-    return check
+class _Checks:
+    """Every file of a segment present with its recorded size (checked at once), and its
+    sha256 computed by two threads in the background (hashlib runs without the GIL), so that
+    `Segment.read` parses one file while the next is hashed. Calling it with a file name
+    waits for that file's hash and raises if it does not match the manifest's."""
+
+    def __init__(self, folder: Path, files: dict[str, Any], directory: Path) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.folder, self.files, self.directory = folder, files, directory
+        names = [n for n in _HASH_ORDER if n in files]
+        for name in names:
+            path = folder / name
+            if not path.exists():
+                raise _corrupt(f"{path} is missing", directory)
+            if path.stat().st_size != files[name]["bytes"]:
+                raise self._mismatch(name)
+        self._pool = ThreadPoolExecutor(2)
+        self._digests = {n: self._pool.submit(_sha256, folder / n) for n in names}
+
+    def _mismatch(self, name: str) -> IndexCorruptError:
+        return _corrupt(f"{self.folder / name} does not match its checksum in {MANIFEST} (truncated or modified)",
+                        self.directory)
+
+    def __call__(self, name: str) -> None:
+        if self._digests[name].result() != self.files[name]["sha256"]:
+            raise self._mismatch(name)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 # --- format 1 (one generation folder), read so that an existing index keeps working -----
