@@ -12,18 +12,23 @@ question running meanwhile never sees a half-built index and a failed save loses
 from __future__ import annotations
 
 import threading
+from contextlib import nullcontext
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, ContextManager, Iterable, Iterator, Protocol, Sequence
 
 from qa.answering import answer_events, validate_question
 from qa.config import Config
 from qa.embed import embedder_for, model_name
 from qa.errors import ModelMismatchError, QAError
 from qa.index import Index
-from qa.indexing import add_articles, build_index, empty_index, optimize, remove_article, remove_articles
+from qa.indexing import Prepared, add_articles, build_index, empty_index, optimize, remove_article, remove_articles
 from qa.retrieve import Retriever
 from qa.store import MANIFEST, load_index, read_manifest, save_index
 from qa.types import Answer, Article, FileOutcome, Filters, Hit, StreamEvent
+
+if TYPE_CHECKING:
+    from qa.ingest import Ingested
+    from qa.ray_build import RayOptions
 
 
 class Assistant:
@@ -104,32 +109,36 @@ class Assistant:
         self._index = index
 
     def _add(self, articles: Sequence[Article], progress: bool = False, reuse: Index | None = None,
-             building: dict | None = None, config: Config | None = None) -> dict[str, str]:
+             building: dict | None = None, config: Config | None = None,
+             prepared: Prepared | None = None) -> dict[str, str]:
         """Add under the write lock and commit when something changed; the status per article.
-        `config` overrides the assistant's for this add (a bulk build defers inverted files)."""
+        `config` overrides the assistant's for this add (a bulk build defers inverted files);
+        `prepared` holds the chunks and vectors a Ray cluster made."""
         with self._write_lock:
             added = add_articles(self._checked_index(), articles, self.embedder, config or self.config, progress,
-                                 reuse=reuse)
+                                 reuse=reuse, prepared=prepared)
             self.embedded += added.embedded
             self.reused += added.reused
             if added.index is not self._index or building is not None:
                 self._commit(added.index, building)
         return added.status
 
-    def add_paths(self, paths: Iterable[str | Path], progress: bool = False) -> list[FileOutcome]:
-        """Ingest files or folders and add what is new or changed; one outcome per file."""
-        from qa.ingest import ingest_paths
-
-        max_bytes = int(self.config.max_upload_mb * 1024 * 1024)
-        ingested = ingest_paths(paths, max_bytes=max_bytes)
-        status = self._add(ingested.articles, progress)
+    def add_paths(self, paths: Iterable[str | Path], progress: bool = False,
+                  ray: "RayOptions | None" = None) -> list[FileOutcome]:
+        """Ingest files or folders and add what is new or changed, as one segment; one outcome
+        per file. With `ray`, the files are read, chunked and embedded on a Ray cluster."""
+        with _source(self.config, ray, progress) as source:
+            ingested = source.read(paths)
+            ((part, prepared),) = source.prepare([ingested.articles], have=(self._current_index(),))
+            status = self._add(part, progress, prepared=prepared)
         return [_with_status(o, status) for o in ingested.outcomes]
 
     def add_articles(self, articles: Sequence[Article]) -> dict[str, str]:
         return self._add(articles)
 
     @classmethod
-    def build(cls, config: Config, paths: Sequence[str | Path], progress: bool = False) -> tuple["Assistant", list[FileOutcome]]:
+    def build(cls, config: Config, paths: Sequence[str | Path], progress: bool = False,
+              ray: "RayOptions | None" = None) -> tuple["Assistant", list[FileOutcome]]:
         """Index `paths` from scratch into `config.index_dir`, replacing what is there.
 
         Resumable: a segment is committed every `build_batch_articles` articles, with a note in
@@ -137,29 +146,31 @@ class Assistant:
         keeps what was committed and embeds only the rest. Chunks whose text the replaced
         index already embedded reuse its vectors. The build ends optimized: one segment,
         with an inverted file when it has `ann_min_chunks` chunks.
-        """
-        from qa.ingest import ingest_paths
 
-        ingested = ingest_paths(paths, max_bytes=int(config.max_upload_mb * 1024 * 1024))
-        if not ingested.articles:  # nothing readable: the index there stays as it is
-            return cls(config, empty_index(embedder_for(config), config), None), list(ingested.outcomes)
-        wanted = {"paths": sorted(str(Path(p).resolve()) for p in paths), "articles": len(ingested.articles)}
-        old = _previous_index(config)
-        resuming = old is not None and old[1] == wanted
-        assistant = cls(config, old[0] if resuming else empty_index(embedder_for(config), config),
-                        config.index_path)
-        reuse = old[0] if old is not None and not resuming else None
-        batch = config.build_batch_articles
-        bar = _progress(len(ingested.articles), progress, "embedding")
-        status: dict[str, str] = {}
-        flat = config.replace(ann_min_chunks=2**62)  # inverted files are trained once, at the end, not per merge
-        try:
-            for i in range(0, len(ingested.articles), batch):
-                part = ingested.articles[i:i + batch]
-                status.update(assistant._add(part, reuse=reuse, building=wanted, config=flat))
-                bar.update(len(part))
-        finally:
-            bar.close()
+        With `ray`, a Ray cluster reads, chunks and embeds (qa/ray_build.py); the parts are
+        committed here all the same, so a Ray build and a local one resume each other.
+        """
+        with _source(config, ray, progress) as source:
+            ingested = source.read(paths)
+            if not ingested.articles:  # nothing readable: the index there stays as it is
+                return cls(config, empty_index(embedder_for(config), config), None), list(ingested.outcomes)
+            wanted = {"paths": sorted(str(Path(p).resolve()) for p in paths), "articles": len(ingested.articles)}
+            old = _previous_index(config)
+            resuming = old is not None and old[1] == wanted
+            assistant = cls(config, old[0] if resuming else empty_index(embedder_for(config), config),
+                            config.index_path)
+            reuse = old[0] if old is not None and not resuming else None
+            batch = config.build_batch_articles
+            parts = [ingested.articles[i:i + batch] for i in range(0, len(ingested.articles), batch)]
+            bar = _progress(len(ingested.articles), progress, "embedding")
+            status: dict[str, str] = {}
+            flat = config.replace(ann_min_chunks=2**62)  # inverted files are trained once, at the end, not per merge
+            try:
+                for part, prepared in source.prepare(parts, have=(assistant._index, reuse)):
+                    status.update(assistant._add(part, reuse=reuse, building=wanted, config=flat, prepared=prepared))
+                    bar.update(len(part))
+            finally:
+                bar.close()
         with assistant._write_lock:
             index = assistant._index
             gone = [aid for aid in index.articles if aid not in status]
@@ -236,6 +247,39 @@ class Assistant:
             if event.kind == "final" and event.answer is not None:
                 return event.answer
         raise QAError("the answer stream ended without an answer")  # a bug, not a user error
+
+
+class _Source(Protocol):
+    """Where articles are read, chunked and embedded: in this process, or on a Ray cluster."""
+
+    def read(self, paths: Iterable[str | Path]) -> "Ingested": ...
+
+    def prepare(self, parts: Sequence[Sequence[Article]],
+                have: Sequence[Index | None]) -> Iterator[tuple[Sequence[Article], Prepared | None]]: ...
+
+
+class _Local:
+    """Read here; `add_articles` chunks and embeds each part here (nothing prepared)."""
+
+    def __init__(self, config: Config) -> None:
+        self.max_bytes = int(config.max_upload_mb * 1024 * 1024)
+
+    def read(self, paths: Iterable[str | Path]) -> "Ingested":
+        from qa.ingest import ingest_paths
+
+        return ingest_paths(paths, max_bytes=self.max_bytes)
+
+    def prepare(self, parts: Sequence[Sequence[Article]],
+                have: Sequence[Index | None]) -> Iterator[tuple[Sequence[Article], Prepared | None]]:
+        return ((part, None) for part in parts)
+
+
+def _source(config: Config, ray: "RayOptions | None", progress: bool) -> ContextManager[_Source]:
+    if ray is None:
+        return nullcontext(_Local(config))
+    from qa.ray_build import RaySource  # Ray itself is imported there, and only on this path
+
+    return RaySource(config, ray, progress)
 
 
 def _previous_index(config: Config) -> tuple[Index, dict | None] | None:

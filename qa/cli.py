@@ -22,6 +22,30 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", dest="config_file", help="TOML config file (default: qa.toml if present)")
 
 
+def _ray(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="read, chunk and embed on a Ray cluster: HOST:PORT of its head node, 'auto', or nothing "
+                        "to start Ray on this machine (needs pip install -e \".[ray]\"; docs/SCALING.md)")
+
+
+def _ray_options(args: argparse.Namespace):
+    """RayOptions for `--ray`, or None: the module is light, Ray itself loads only in the build."""
+    if args.ray is None:
+        return None
+    from qa.ray_build import RayOptions
+
+    return RayOptions(address=args.ray)
+
+
+def _ray_advice(embedded: int, args: argparse.Namespace) -> None:
+    if args.ray is not None:
+        from qa.ray_build import advice
+
+        note = advice(embedded, _ray_options(args))
+        if note:
+            print(note)
+
+
 def _filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("-k", "--top-k", dest="top_k", type=int, help="number of passages")
     p.add_argument("--date-from", help="only articles dated on or after YYYY-MM-DD")
@@ -39,10 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = index.add_parser("build", help="index articles from scratch (replaces the index; a killed build resumes when rerun)")
     p.add_argument("paths", nargs="*", default=["data/articles"], help="files or folders (default: data/articles)")
     p.add_argument("--model", dest="embedding_model", help="embedding model: Hugging Face id or local folder")
+    _ray(p)
     _common(p)
     p.set_defaults(func=cmd_index_build)
     p = index.add_parser("add", help="add new or changed articles (only those are embedded)")
     p.add_argument("paths", nargs="+")
+    _ray(p)
     _common(p)
     p.set_defaults(func=cmd_index_add)
     p = index.add_parser("remove", help="remove an article by id")
@@ -116,21 +142,24 @@ def _print_outcomes(outcomes) -> int:
 def cmd_index_build(args: argparse.Namespace, config: Config) -> int:
     from qa.assistant import Assistant
 
-    assistant, outcomes = Assistant.build(config, args.paths, progress=True)
+    assistant, outcomes = Assistant.build(config, args.paths, progress=True, ray=_ray_options(args))
     rejected = _print_outcomes(outcomes)
     if not assistant.index.articles:
         raise QAError(f"no article could be read from {', '.join(args.paths)}; nothing was indexed")
     print(f"embedded {assistant.embedded} chunks; {assistant.reused} reused a vector already computed")
     _print_stats(assistant.stats())
+    _ray_advice(assistant.embedded, args)
     return 1 if rejected and not assistant.index.articles else 0
 
 
 def cmd_index_add(args: argparse.Namespace, config: Config) -> int:
     from qa.assistant import Assistant
 
+    ray = _ray_options(args)  # a bad address fails before the index or any model loads
     assistant = Assistant.open(config)
-    _print_outcomes(assistant.add_paths(args.paths, progress=True))
+    _print_outcomes(assistant.add_paths(args.paths, progress=True, ray=ray))
     _print_stats(assistant.stats())
+    _ray_advice(assistant.embedded, args)
     return 0
 
 

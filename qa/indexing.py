@@ -21,7 +21,7 @@ import math
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -31,7 +31,7 @@ from qa.embed import Embedder
 from qa.errors import QAError
 from qa.index import Index, embedding_text
 from qa.segment import Segment, text_hash
-from qa.types import Article
+from qa.types import Article, Chunk
 
 
 def segment_name() -> str:
@@ -61,6 +61,22 @@ def _check_chunker(index: Index, embedder: Embedder) -> None:
 
 
 @dataclass(frozen=True)
+class Prepared:
+    """Chunks and vectors made elsewhere for `add_articles` to use instead of chunking and
+    embedding here: the workers of a Ray build (qa/ray_build.py) do both on a cluster."""
+
+    chunks: Mapping[str, Sequence[Chunk]]  # article id -> its chunks
+    vectors: Mapping[int, np.ndarray]  # text hash -> vector, for every text the index does not hold yet
+    chunker: tuple[int, int]  # (max_tokens, overlap_tokens) the chunks were made with
+
+    def embed(self, hashes: Sequence[int]) -> np.ndarray:
+        missing = [h for h in hashes if h not in self.vectors]
+        if missing:  # the driver sends every text the index lacks: a gap is a bug, not a user error
+            raise QAError(f"{len(missing)} chunk vectors did not come back from the workers; run the build again")
+        return np.stack([self.vectors[h] for h in hashes])
+
+
+@dataclass(frozen=True)
 class Added:
     """What `add_articles` made: the new snapshot, a status per article id ("added",
     "updated" or "unchanged"), and how many chunks were embedded or reused a stored vector."""
@@ -73,14 +89,18 @@ class Added:
 
 def add_articles(
     index: Index, articles: Iterable[Article], embedder: Embedder, config: Config, progress: bool = False,
-    reuse: Index | None = None,
+    reuse: Index | None = None, prepared: Prepared | None = None,
 ) -> Added:
     """A new index with `articles` added as one new segment (then the merge policy runs).
 
     Only chunks whose embedding text no live chunk of `index` (or of `reuse`, e.g. the index
-    a rebuild replaces) already has are embedded.
+    a rebuild replaces) already has are embedded: here, or taken from `prepared`, which
+    then also gives each article's chunks.
     """
     _check_chunker(index, embedder)
+    if prepared is not None and prepared.chunker != (index.max_tokens, index.overlap_tokens):
+        raise QAError(f"the articles were chunked with (max, overlap) tokens {prepared.chunker} but the index holds "
+                      f"chunks of {(index.max_tokens, index.overlap_tokens)}; rebuild with `qa index build`")
     status: dict[str, str] = {}
     new: dict[str, Article] = {}
     for a in articles:
@@ -94,7 +114,9 @@ def add_articles(
         new[a.id] = a
     if not new:
         return Added(index, status)
-    chunks = [c for a in new.values() for c in chunk_article(a, embedder.count_tokens, index.max_tokens, index.overlap_tokens)]
+    chunks = [c for a in new.values() for c in (
+        prepared.chunks[a.id] if prepared is not None
+        else chunk_article(a, embedder.count_tokens, index.max_tokens, index.overlap_tokens))]
     texts = [embedding_text(new[c.article_id], c) for c in chunks]
     hashes = np.array([text_hash(t) for t in texts], dtype=np.int64)
     found, vectors = index.vectors_by_hash(hashes)
@@ -108,7 +130,9 @@ def add_articles(
     for i, h in enumerate(hashes.tolist()):
         if not found[i] and first.setdefault(h, i) == i:
             todo.append(i)
-    if todo:
+    if todo and prepared is not None:
+        vectors[todo] = prepared.embed([int(hashes[i]) for i in todo])
+    elif todo:
         vectors[todo] = embedder.embed([texts[i] for i in todo], batch_size=config.embedding_batch_size, progress=progress)
     for i, h in enumerate(hashes.tolist()):
         if not found[i] and first[h] != i:

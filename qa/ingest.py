@@ -292,13 +292,38 @@ def _walk(folder: Path) -> Iterator[tuple[Path, str | None]]:
             yield entry, None
 
 
-def _expand(paths: Iterable[str | Path]) -> Iterator[tuple[Path, str | None]]:
+def list_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, str | None]]:
+    """Every file the paths name, folders walked recursively in sorted order, each with a
+    rejection message or None (read_file reports missing files and bad extensions)."""
     for p in paths:
         p = Path(p)
         if p.is_dir():
             yield from _walk(p)
         else:
-            yield p, None  # read_file reports missing files and bad extensions
+            yield p, None
+
+
+@dataclass(frozen=True)
+class FileRead:
+    """One file's articles and the warnings about parts of it skipped, or why it was refused."""
+
+    path: Path
+    articles: tuple[Article, ...] = ()
+    notes: tuple[str, ...] = ()
+    rejection: str | None = None
+
+
+def read_listed(path: Path, rejection: str | None, max_bytes: int | None = None) -> FileRead:
+    """`read_file` for one entry of `list_files`: any problem becomes the file's rejection."""
+    if rejection is None:
+        try:
+            articles, notes = read_file(path, max_bytes=max_bytes)
+            return FileRead(path, tuple(articles), tuple(notes))
+        except QAError as e:
+            rejection = str(e)
+        except (OSError, ValueError, RecursionError) as e:  # e.g. a JSON nested too deep
+            rejection = f"{path.name} could not be read: {e}"
+    return FileRead(path, rejection=rejection)
 
 
 def ingest_paths(paths: Iterable[str | Path], max_bytes: int | None = None) -> Ingested:
@@ -310,25 +335,28 @@ def ingest_paths(paths: Iterable[str | Path], max_bytes: int | None = None) -> I
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]  # a lone path, not an iterable of characters
+    return collect(read_listed(path, rejection, max_bytes) for path, rejection in list_files(paths))
+
+
+def collect(reads: Iterable[FileRead]) -> Ingested:
+    """The articles kept from files read in listing order, and one outcome per file.
+
+    A read may come from another machine (qa/ray_build.py reads on a Ray cluster); the rules
+    that depend on order are applied here, in one place: identical text is kept once, and a
+    second article under one id is refused.
+    """
     kept: list[Article] = []
     by_text: dict[str, Article] = {}
     by_id: dict[str, Article] = {}
     outcomes: list[FileOutcome] = []
-    for path, rejection in _expand(paths):
-        if rejection is None:
-            try:
-                articles, notes = read_file(path, max_bytes=max_bytes)
-            except QAError as e:
-                rejection = str(e)
-            except (OSError, ValueError, RecursionError) as e:  # e.g. a JSON nested too deep
-                rejection = f"{path.name} could not be read: {e}"
-        if rejection is not None:
-            outcomes.append(FileOutcome(path=str(path), status="rejected", message=rejection))
+    for read in reads:
+        if read.rejection is not None:
+            outcomes.append(FileOutcome(path=str(read.path), status="rejected", message=read.rejection))
             continue
         new: list[Article] = []
         duplicates: list[str] = []
         clashes: list[str] = []
-        for a in articles:
+        for a in read.articles:
             if (first := by_text.get(a.text)) is not None:
                 same_file = first.path == a.path and first.id == a.id
                 duplicates.append(f"{a.id} was already read" if same_file
@@ -342,13 +370,13 @@ def ingest_paths(paths: Iterable[str | Path], max_bytes: int | None = None) -> I
                 by_text[a.text] = by_id[a.id] = a
                 new.append(a)
         kept.extend(new)
-        message = "; ".join(notes + duplicates + clashes)
+        message = "; ".join(list(read.notes) + duplicates + clashes)
         if new:
             status = "read"
         elif duplicates and not clashes:
             status = "duplicate"
         else:
             status = "rejected"
-        outcomes.append(FileOutcome(path=str(path), status=status, message=message,
+        outcomes.append(FileOutcome(path=str(read.path), status=status, message=message,
                                     article_ids=tuple(a.id for a in new)))
     return Ingested(articles=tuple(kept), outcomes=tuple(outcomes))

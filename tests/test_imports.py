@@ -28,7 +28,7 @@ import qa
 names = [m.name for m in pkgutil.iter_modules(qa.__path__, "qa.") if m.name != "qa.pair_model"]
 for name in names:
     importlib.import_module(name)
-print(len(names), [m for m in ("torch", "sentence_transformers", "transformers", "faiss", "llama_cpp") if m in sys.modules])
+print(len(names), [m for m in ("torch", "sentence_transformers", "transformers", "faiss", "llama_cpp", "ray") if m in sys.modules])
 """
 
 
