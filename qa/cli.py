@@ -28,20 +28,20 @@ def _ray(p: argparse.ArgumentParser) -> None:
                         "to start Ray on this machine (needs pip install -e \".[ray]\"; docs/SCALING.md)")
 
 
-def _ray_options(args: argparse.Namespace):
+def _ray_options(args: argparse.Namespace, config: Config):
     """RayOptions for `--ray`, or None: the module is light, Ray itself loads only in the build."""
     if args.ray is None:
         return None
     from qa.ray_build import RayOptions
 
-    return RayOptions(address=args.ray)
+    return RayOptions.of(config, address=args.ray)
 
 
-def _ray_advice(embedded: int, args: argparse.Namespace) -> None:
+def _ray_advice(embedded: int, args: argparse.Namespace, config: Config) -> None:
     if args.ray is not None:
         from qa.ray_build import advice
 
-        note = advice(embedded, _ray_options(args))
+        note = advice(embedded, _ray_options(args, config))
         if note:
             print(note)
 
@@ -142,24 +142,24 @@ def _print_outcomes(outcomes) -> int:
 def cmd_index_build(args: argparse.Namespace, config: Config) -> int:
     from qa.assistant import Assistant
 
-    assistant, outcomes = Assistant.build(config, args.paths, progress=True, ray=_ray_options(args))
+    assistant, outcomes = Assistant.build(config, args.paths, progress=True, ray=_ray_options(args, config))
     rejected = _print_outcomes(outcomes)
     if not assistant.index.articles:
         raise QAError(f"no article could be read from {', '.join(args.paths)}; nothing was indexed")
     print(f"embedded {assistant.embedded} chunks; {assistant.reused} reused a vector already computed")
     _print_stats(assistant.stats())
-    _ray_advice(assistant.embedded, args)
+    _ray_advice(assistant.embedded, args, config)
     return 1 if rejected and not assistant.index.articles else 0
 
 
 def cmd_index_add(args: argparse.Namespace, config: Config) -> int:
     from qa.assistant import Assistant
 
-    ray = _ray_options(args)  # a bad address fails before the index or any model loads
+    ray = _ray_options(args, config)  # a bad address fails before the index or any model loads
     assistant = Assistant.open(config)
     _print_outcomes(assistant.add_paths(args.paths, progress=True, ray=ray))
     _print_stats(assistant.stats())
-    _ray_advice(assistant.embedded, args)
+    _ray_advice(assistant.embedded, args, config)
     return 0
 
 

@@ -66,6 +66,12 @@ class Config:
     # `qa index build` commits a segment every this many articles: a killed build resumes
     # from the last commit without embedding again what was saved.
     build_batch_articles: int = 1000
+    # `--ray` builds (qa/ray_build.py, docs/SCALING.md): embedding actors (one CPU each; 0:
+    # one per CPU of the cluster), chunk texts per actor call (long enough to keep an actor
+    # busy, short enough that a killed actor loses little), files per read-and-chunk task.
+    ray_actors: int = 0
+    ray_batch_size: int = 64
+    ray_files_per_task: int = 32
 
     # --- retrieval -----------------------------------------------------------------
     retriever: str = "hybrid"  # "hybrid" (dense + BM25, fused), "dense" or "bm25"
@@ -129,9 +135,11 @@ class Config:
             except ValueError:
                 raise QAError(f"today must be a date like 2022-01-14 (YYYY-MM-DD) or empty, not {self.today!r}") from None
         for name in ("top_k", "candidates", "chunk_max_tokens", "max_question_chars", "port", "ann_min_chunks", "ann_nprobe",
-                     "build_batch_articles"):
+                     "build_batch_articles", "ray_batch_size", "ray_files_per_task"):
             if getattr(self, name) < 1:
                 raise QAError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if self.ray_actors < 0:
+            raise QAError(f"ray_actors must be 0 (one per CPU of the cluster) or more, not {self.ray_actors}")
         if self.merge_factor < 2:
             raise QAError(f"merge_factor must be at least 2, not {self.merge_factor}")
 

@@ -50,10 +50,6 @@ from qa.types import Article, Chunk
 
 INSTALL = 'pip install -e ".[ray]"'
 LOCAL = "local"  # `--ray` without an address: start Ray on this machine for the build, stop it after
-# Defaults until they move into Config (the keys ray_files_per_task, ray_batch_size, ray_actors).
-FILES_PER_TASK = 32  # files one read-and-chunk task reads: a task costs milliseconds to schedule
-EMBED_BATCH = 64  # chunk texts per call of an embedding actor: long enough to keep an actor busy, short
-#                   enough that a killed actor loses little and the driver can commit part by part
 RETRIES = 3  # a killed task is retried, a killed actor restarted, this many times before the build fails
 # bench/ray_build.py (bench/results/ray_build.json, docs/SCALING.md): with --ray a build cost
 # ~19 s more before its first vector (Ray's start, the workers' and actors' model loads),
@@ -65,12 +61,17 @@ _ENV = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "TOKENIZERS_PARALLELISM")
 
 @dataclass(frozen=True)
 class RayOptions:
-    """Where and how wide a Ray build runs."""
+    """Where and how wide a Ray build runs (the defaults are Config's `ray_*` keys)."""
 
     address: str = LOCAL  # "local", "auto" (the cluster this machine is part of) or HOST:PORT of a head node
-    actors: int = 0  # embedding actors (one CPU each); 0: one per CPU of the cluster
-    batch_size: int = EMBED_BATCH
-    files_per_task: int = FILES_PER_TASK
+    actors: int = Config.ray_actors
+    batch_size: int = Config.ray_batch_size
+    files_per_task: int = Config.ray_files_per_task
+
+    @classmethod
+    def of(cls, config: Config, address: str = LOCAL) -> "RayOptions":
+        return cls(address=address, actors=config.ray_actors, batch_size=config.ray_batch_size,
+                   files_per_task=config.ray_files_per_task)
 
     def __post_init__(self) -> None:
         _host_port(self.address)  # raises on a malformed address before anything starts

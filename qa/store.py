@@ -309,6 +309,8 @@ class _Checks:
 
         self.folder, self.files, self.directory = folder, files, directory
         names = [n for n in _HASH_ORDER if n in files]
+        if not folder.is_dir():
+            raise _corrupt(f"{folder} is missing", directory)
         for name in names:
             path = folder / name
             if not path.exists():
