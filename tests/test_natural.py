@@ -3,7 +3,7 @@
 The 300 questions of eval/questions/natural.jsonl are the bundled answerable questions
 rewritten by templates (eval/make_natural.py): polite, wordy, framed, imperative, with a
 typo, with markup. Each is asked next to the plain question it came from. The test asks the
-first 20 of each style (120: a third of the CI time the 300 took); `qa eval
+first 10 of each style (60: a fifth of the CI time the 300 took); `qa eval
 eval/questions/natural.jsonl` runs all of them (docs/EVAL.md, "Natural phrasing").
 """
 
@@ -18,7 +18,7 @@ from tests.conftest import ROOT
 
 QUESTIONS = ROOT / "eval" / "questions"
 SUMMARY = "Summarise what the articles say about arms control"
-PER_STYLE = 20
+PER_STYLE = 10
 
 
 @pytest.mark.slow
