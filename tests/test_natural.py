@@ -32,7 +32,7 @@ def test_natural_phrasing_answers_as_the_plain_question(assistant):
     assert len(first) == 6 and len(natural) == 6 * PER_STYLE
     plain_of = {r["id"]: r["plain_id"] for r in rows}
     plain = {q.id: q for q in load_questions(QUESTIONS / "bundled.jsonl")}
-    asked = {pid: eval_question(assistant, plain[pid], "extractive") for pid in sorted(set(plain_of.values()))}
+    asked = {pid: eval_question(assistant, plain[pid], "extractive") for pid in sorted({plain_of[q.id] for q in natural})}
     results = [eval_question(assistant, q, "extractive") for q in natural]
     accuracy = sum(r["scores"]["correct"] for r in results) / len(results)
     baseline = sum(asked[plain_of[q.id]]["scores"]["correct"] for q in natural) / len(natural)
