@@ -56,9 +56,9 @@ class Config:
     # on 2 cores and grows linearly.
     ann_min_chunks: int = 100_000
     # Cells of the inverted file a query scans (of 4096 at 1M chunks, 1024 at 100k). At 1M
-    # chunks (bench/scale.py archive, 200 SQuAD questions) recall@10 against exact search was
-    # 0.919 / 0.978 / 0.997 / 0.9995 at 8 / 16 / 32 / 64 cells for 0.6 / 0.9 / 1.4 / 2.1 ms a
-    # query on a loaded machine: 64 keeps a margin for archives less regular than that one.
+    # chunks (`bench/scale.py`, 100 SQuAD questions, idle) recall@10 against exact search was
+    # 0.945 / 0.985 / 0.993 / 0.998 / 1.0 at 8 / 16 / 32 / 64 / 128 cells for 0.5 / 0.7 / 1.4 /
+    # 2.2 / 4.4 ms a query: 64 keeps a margin for archives less regular than that one.
     ann_nprobe: int = 64
     # Segments merge when this many of one size tier pile up (Lucene's log merge policy):
     # O(log n) segments to search, each chunk rewritten O(log n) times.

@@ -18,7 +18,7 @@ Vectors live in an exact `IndexFlatIP` unless the segment has at least `ann_min_
 chunks; then in an inverted file (`IndexIVFFlat`): k-means cells over the segment's vectors,
 of which a query scans the `ann_nprobe` nearest. Exact search grows linearly with the
 segment; at a million chunks the inverted file scans ~1.6 % of them in about 2 ms with
-recall@10 0.9995 against exact search (docs/PERFORMANCE.md, "Archive scale"). An HNSW graph
+recall@10 0.998 against exact search (bench/scale.py; docs/PERFORMANCE.md, "Archive scale"). An HNSW graph
 was tried first and lost to it: on the same archive its recall@10 stayed at 0.79 (efSearch
 512), its build took longer, and its graph cost 300 MB more. A filter is applied inside
 the scan (FAISS skips the rows it refuses), which then covers more cells the fewer rows the
@@ -410,17 +410,16 @@ def vector_index(vectors: np.ndarray, ann_min_chunks: int):
 
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     n, dim = vectors.shape
-    if n < ann_min_chunks or n == 0:
+    if n < max(ann_min_chunks, 1):
         index = faiss.IndexFlatIP(dim)
-    else:
-        lists = ivf_lists(n)
-        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, lists, faiss.METRIC_INNER_PRODUCT)
-        sample = np.random.default_rng(0).choice(n, min(n, lists * IVF_TRAIN_PER_LIST), replace=False)
-        index.train(vectors[np.sort(sample)])
-    if n:
         index.add(vectors)
-    if not _is_flat(index):
-        index.make_direct_map()  # row -> (cell, offset): what reconstruct needs for merges and exact filters
+        return index
+    lists = ivf_lists(n)
+    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, lists, faiss.METRIC_INNER_PRODUCT)
+    sample = np.random.default_rng(0).choice(n, min(n, lists * IVF_TRAIN_PER_LIST), replace=False)
+    index.train(vectors[np.sort(sample)])
+    index.add(vectors)
+    index.make_direct_map()  # row -> (cell, offset): what reconstruct needs for merges and exact filters
     return index
 
 
