@@ -222,22 +222,13 @@ class Index:
 
     def bm25_search(self, query: str, k: int, masks: list[np.ndarray | None] | None) -> tuple[np.ndarray, np.ndarray]:
         """The k best BM25 chunk addresses with a positive score, best first."""
-        parts = [(seg.postings, None if masks is None else masks[s]) for s, seg in enumerate(self.segments)]
         live = [(seg.postings, self.live_rows(s)) for s, seg in enumerate(self.segments)]
         stats = self._once("bm25_stats", lambda: bm25.Stats.of(live))
         # Statistics count the live chunks whatever the filter: a filter narrows where to look,
         # not how rare a word is in the archive.
-        per_segment = bm25.scores(live, query, stats)
-        addrs, scores = [], []
-        for s, (sc, (_, mask)) in enumerate(zip(per_segment, parts)):
-            if mask is not None:
-                sc = np.where(mask, sc, 0.0)
-            hits = np.flatnonzero(sc > 0)
-            if len(hits) > k:
-                hits = hits[np.argpartition(-sc[hits], k - 1)[:k]]
-            addrs.append(hits + int(self._offsets()[s]))
-            scores.append(sc[hits])
-        return _top(addrs, scores, k)
+        best = bm25.top(live, query, k, stats, masks)
+        offsets = self._offsets()
+        return _top([docs + int(offsets[s]) for s, (docs, _) in enumerate(best)], [sc for _, sc in best], k)
 
     def vectors_by_hash(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For each text hash, whether a live chunk has it, and that chunk's vector (else zeros).

@@ -80,6 +80,46 @@ def test_bm25_matches_a_hand_computation():
     assert Postings.from_bytes(one.to_bytes()).tf.toarray().tolist() == one.tf.toarray().tolist()
 
 
+def test_bm25_top_k_is_exactly_the_k_best_of_every_score():
+    """`top` returns the k best docs of `scores` over segments with deletions, filters,
+    repeated and missing query terms; words follow a Zipf law so the queries mix rare
+    terms with terms found in most docs."""
+    import numpy as np
+
+    from qa.bm25 import Stats, top
+
+    rng = np.random.default_rng(7)
+    vocab = [f"w{i}x" for i in range(400)]
+    zipf = 1 / np.arange(1, len(vocab) + 1)
+    zipf /= zipf.sum()
+
+    def text(n):
+        return " ".join(rng.choice(vocab, size=n, p=zipf))
+
+    segs = [Postings.build([text(int(rng.integers(3, 40))) for _ in range(n)]) for n in (700, 300, 50)]
+    lives = [None, rng.random(300) > 0.2, np.ones(50, bool)]
+    lives[2][:50] = False  # a segment whose every doc was removed
+    parts = list(zip(segs, lives))
+    stats = Stats.of(parts)
+    checked = 0
+    for trial in range(60):
+        words = list(rng.choice(vocab[:30], size=int(rng.integers(1, 4)))) + list(rng.choice(vocab, size=int(rng.integers(0, 4))))
+        query = " ".join(words + (["nowhere"] if trial % 7 == 0 else []) + words[:1] * (trial % 3 == 0))
+        k = int(rng.choice([1, 5, 50]))
+        masks = None if trial % 2 else [rng.random(s.n_docs) > 0.7 for s in segs]
+        full = scores(parts, query, stats)
+        got = top(parts, query, k, stats, masks)
+        for j, (docs, sc) in enumerate(got):
+            ref = full[j] if masks is None else np.where(masks[j], full[j], 0.0)
+            positive = np.sort(ref[ref > 0])[::-1]
+            assert len(docs) == min(k, len(positive)), (query, k, j)
+            assert np.sort(sc)[::-1] == pytest.approx(positive[:k], rel=1e-5)  # the k best scores
+            assert sc == pytest.approx(ref[docs], rel=1e-5)  # each the doc's own score
+            assert lives[j] is None or lives[j][docs].all()
+            checked += len(docs)
+    assert checked > 1000
+
+
 def test_similarity_cache_gives_the_uncached_scores_and_stays_bounded(assistant, monkeypatch):
     import numpy as np
 
