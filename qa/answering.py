@@ -46,10 +46,7 @@ class Services(Protocol):
     def search(self, query: str, k: int | None = None, filters: Filters | None = None) -> list[Hit]: ...
 
     @property
-    def embedder(self): ...
-
-    @property
-    def retriever(self): ...
+    def retriever(self): ...  # its `embedder` embeds what a turn compares (qa.embed.query_embedder_for)
 
 
 def validate_question(question: object, config: Config) -> str:
@@ -68,7 +65,7 @@ def validate_question(question: object, config: Config) -> str:
 def corrected(services: Services, vocabulary: Vocabulary, question: str) -> str:
     """The question with typos fixed to the archive's words ("Stoltenburg"); a word the
     tokenizer holds whole is a real word, kept."""
-    return vocabulary.correct(question, is_word=lambda w: services.embedder.count_tokens([w.lower()])[0] == 1)
+    return vocabulary.correct(question, is_word=lambda w: services.retriever.embedder.count_tokens([w.lower()])[0] == 1)
 
 
 def sentence_events(text: str) -> Iterator[StreamEvent]:
@@ -226,7 +223,7 @@ def answer_events(
             generator.load()
             lap("load")
             yield StreamEvent("status", "Writing the answer…")
-        generated = yield from generate(generator, services.embedder.embed, query, hits, evidence,
+        generated = yield from generate(generator, services.retriever.embedder.embed, query, hits, evidence,
                                         verification, lap, config.max_new_tokens)
         if generated is not None:
             yield final(*generated)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, ContextManager, Iterable, Iterator, Protocol, 
 
 from qa.answering import answer_events, validate_question
 from qa.config import Config
-from qa.embed import embedder_for, model_name
+from qa.embed import embedder_for, model_name, query_embedder_for
 from qa.errors import ModelMismatchError, QAError
 from qa.index import Index
 from qa.indexing import Prepared, add_articles, build_index, empty_index, optimize, remove_article, remove_articles
@@ -34,14 +34,14 @@ if TYPE_CHECKING:
 class Assistant:
     def __init__(self, config: Config, index: Index, index_dir: Path | None = None) -> None:
         self.config = config
-        self.embedder = embedder_for(config)
+        self.embedder = embedder_for(config)  # what indexes articles; questions use self.retriever.embedder
         self._index = index
         self._index_dir = index_dir
         self._manifest_mtime = _mtime(index_dir)
         self._write_lock = threading.Lock()
         self._dim_checked = False
         self.embedded = self.reused = 0  # chunks embedded, and chunks that reused a stored vector, by this assistant
-        self.retriever = Retriever(self._checked_index, self.embedder, config)
+        self.retriever = Retriever(self._checked_index, query_embedder_for(config), config)
 
     # --- construction ------------------------------------------------------------
     @classmethod
@@ -79,10 +79,11 @@ class Assistant:
         """The newest snapshot, once checked against the embedding model's dimension."""
         self._maybe_reload()
         if not self._dim_checked:
-            if self._index.dim != self.embedder.dim:
+            queries = self.retriever.embedder  # the model questions are embedded with: loaded anyway
+            if self._index.dim != queries.dim:
                 raise ModelMismatchError(
-                    f"the index holds {self._index.dim}-dim vectors but {self.embedder.name} gives "
-                    f"{self.embedder.dim}; run `qa index build` to rebuild"
+                    f"the index holds {self._index.dim}-dim vectors but {queries.name} gives "
+                    f"{queries.dim}; run `qa index build` to rebuild"
                 )
             self._dim_checked = True
         return self._index

@@ -22,6 +22,7 @@ ENV_PREFIX = "QA_"
 # QA_CONFIG names the file itself; these are not config keys.
 _ENV_NOT_KEYS = {"QA_CONFIG"}
 EMBEDDING_BACKENDS = ("torch", "onnx", "onnx-int8")  # see embedding_backend below
+QUERY_EMBEDDING_BACKENDS = ("auto", *EMBEDDING_BACKENDS)  # see query_embedding_backend below
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,13 @@ class Config:
     # torch's threads spin); the answer gate's calibration was fitted on torch vectors.
     # docs/PERFORMANCE.md "Encoding". Rebuild an index after changing this.
     embedding_backend: str = "torch"
+    # What embeds while answering: the question and the sentences compared with it, a few
+    # texts at a time, where latency counts rather than throughput. "auto": ONNX Runtime fp32
+    # when the index is embedded in fp32 (torch or onnx): the same vectors (the export is
+    # checked to cosine >= 0.999; measured max difference 1e-7) in about half torch's time for
+    # one short question (6.6 vs 15.1 ms, docs/PERFORMANCE.md "Archive scale"); a model the
+    # exporter cannot handle falls back to embedding_backend. With int8, int8 (the index's).
+    query_embedding_backend: str = "auto"
 
     # --- chunking ------------------------------------------------------------------
     # MiniLM was trained on 128-token inputs and truncates at 256; 128 word pieces keeps each
@@ -122,6 +130,9 @@ class Config:
             raise QAError(f"answer_mode must be 'extractive' or 'generative', not {self.answer_mode!r}")
         if self.embedding_backend not in EMBEDDING_BACKENDS:
             raise QAError(f"embedding_backend must be one of {', '.join(EMBEDDING_BACKENDS)}, not {self.embedding_backend!r}")
+        if self.query_embedding_backend not in QUERY_EMBEDDING_BACKENDS:
+            raise QAError(f"query_embedding_backend must be one of {', '.join(QUERY_EMBEDDING_BACKENDS)}, "
+                          f"not {self.query_embedding_backend!r}")
         if self.retriever not in ("hybrid", "dense", "bm25"):
             raise QAError(f"retriever must be 'hybrid', 'dense' or 'bm25', not {self.retriever!r}")
         if self.chunk_overlap_tokens >= self.chunk_max_tokens:

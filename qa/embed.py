@@ -7,7 +7,10 @@ index's inner product equals cosine similarity.
 
 Backends (config `embedding_backend`): "torch" runs the sentence-transformers model as
 shipped; "onnx" and "onnx-int8" run the same model exported to ONNX Runtime, fp32 or int8
-(qa/onnx_embed.py). Each embedder says which in `backend`, next to `name`.
+(qa/onnx_embed.py). Each embedder says which in `backend`, next to `name`. What is embedded
+while answering (a question, a few sentences) goes through `query_embedder_for`, which by
+default runs the same fp32 model on ONNX Runtime: torch is the faster engine for batches of
+chunks, ONNX Runtime for one short text.
 """
 
 from __future__ import annotations
@@ -183,3 +186,80 @@ def get_embedder(spec: str = "", backend: str = Config.embedding_backend,
 def embedder_for(config: Config) -> Embedder:
     """The embedder `config` asks for (embedding_model, embedding_backend, cache_dir)."""
     return get_embedder(config.embedding_model, config.embedding_backend, config.cache_path)
+
+
+def query_backend(config: Config) -> str:
+    """The backend `query_embedding_backend` names, "auto" resolved: fp32 ONNX Runtime for
+    an fp32 index, else the index's own backend.
+
+    >>> query_backend(Config()), query_backend(Config(embedding_backend="onnx-int8"))
+    ('onnx', 'onnx-int8')
+    >>> query_backend(Config(query_embedding_backend="torch"))
+    'torch'
+    """
+    if config.query_embedding_backend != "auto":
+        return config.query_embedding_backend
+    return "onnx" if config.embedding_backend in ("torch", "onnx") else config.embedding_backend
+
+
+def query_embedder_for(config: Config) -> Embedder:
+    """The embedder for questions and the sentences compared with them (see `query_backend`).
+
+    With "auto", a model the ONNX exporter cannot handle (qa/onnx_embed.py says which) is
+    embedded by `embedder_for(config)` instead, with one warning: the answer is the same,
+    only slower. A backend named explicitly fails with the exporter's own message.
+    """
+    index_embedder = embedder_for(config)
+    backend = query_backend(config)
+    if backend == config.embedding_backend:
+        return index_embedder
+    preferred = get_embedder(config.embedding_model, backend, config.cache_path)
+    return preferred if config.query_embedding_backend != "auto" else _FirstThatLoads(preferred, index_embedder)
+
+
+class _FirstThatLoads:
+    """`preferred` if it loads, else `fallback` (warned once); decided on first use."""
+
+    def __init__(self, preferred: Embedder, fallback: Embedder) -> None:
+        self._preferred, self._fallback = preferred, fallback
+        self._chosen: Embedder | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def _embedder(self) -> Embedder:
+        if self._chosen is None:
+            with self._lock:
+                if self._chosen is None:
+                    try:
+                        self._preferred.dim  # loads (and exports, the first time) the model
+                        self._chosen = self._preferred
+                    except QAError as e:
+                        import logging
+
+                        logging.getLogger(__name__).warning(
+                            "questions are embedded with %s on %s instead: %s", self._fallback.name,
+                            self._fallback.backend, e)
+                        self._chosen = self._fallback
+        return self._chosen
+
+    @property
+    def name(self) -> str:
+        return self._embedder.name
+
+    @property
+    def backend(self) -> str:
+        return self._embedder.backend
+
+    @property
+    def dim(self) -> int:
+        return self._embedder.dim
+
+    @property
+    def max_tokens(self) -> int:
+        return self._embedder.max_tokens
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return self._embedder.count_tokens(texts)
+
+    def embed(self, texts: Sequence[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        return self._embedder.embed(texts, batch_size, progress)

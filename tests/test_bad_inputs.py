@@ -191,6 +191,7 @@ def test_bad_question_is_refused_before_any_model(assistant, monkeypatch, label,
 
     monkeypatch.setattr(qa.generate, "load_generator", no_model)
     monkeypatch.setattr(assistant.embedder, "embed", no_model)
+    monkeypatch.setattr(assistant.retriever.embedder, "embed", no_model)
     monkeypatch.setattr(assistant.retriever, "search", no_model)
     question, message = BAD_QUESTIONS[label]
     t = time.perf_counter()

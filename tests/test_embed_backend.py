@@ -144,3 +144,40 @@ def test_a_model_that_cannot_be_loaded_is_a_clear_error(tmp_path):
     with pytest.raises(QAError, match="could not load embedding model"):
         OnnxEmbedder(str(missing), "onnx-int8", tmp_path).embed(["x"])
     assert not (tmp_path / "onnx").exists() or not any((tmp_path / "onnx").iterdir())
+
+
+def test_questions_are_embedded_by_the_fp32_onnx_graph_with_the_index_vectors(int8, onnx_cache, torch_embedder):
+    """With the default "auto", questions go through ONNX Runtime fp32 (the faster engine for
+    one short text) and land where torch puts them, so a torch-built index ranks the same."""
+    from qa.embed import query_backend, query_embedder_for
+
+    config = Config(cache_dir=str(onnx_cache))
+    queries = query_embedder_for(config)
+    questions = list(QUERIES)
+    assert queries.backend == "onnx" and queries.name == "all-MiniLM-L6-v2"
+    got, want = queries.embed(questions), torch_embedder.embed(questions)
+    assert np.abs(got - want).max() < 1e-4
+    sentences = torch_embedder.embed(SENTENCES)
+    assert ((got @ sentences.T).argmax(1) == list(QUERIES.values())).all()
+    # int8 indexes get int8 questions; a backend named explicitly is used as named.
+    assert query_backend(Config(embedding_backend="onnx-int8")) == "onnx-int8"
+    assert query_embedder_for(Config(query_embedding_backend="torch")) is torch_embedder
+    with pytest.raises(QAError, match="query_embedding_backend must be one of auto, torch, onnx, onnx-int8"):
+        load_config(env={"QA_QUERY_EMBEDDING_BACKEND": "fast"})
+
+
+def test_auto_falls_back_to_the_index_embedder_when_the_graph_cannot_be_made(tmp_path, torch_embedder, caplog):
+    """A model the ONNX exporter refuses still answers questions, on torch, with a warning."""
+    from qa import embed
+
+    class Unexportable:
+        name, backend = "all-MiniLM-L6-v2", "onnx"
+
+        @property
+        def dim(self):
+            raise QAError("the onnx backends export models made of a transformer and mean or CLS pooling")
+
+    auto = embed._FirstThatLoads(Unexportable(), torch_embedder)
+    vec = auto.embed(["Who said relations with NATO had reached a red line?"])
+    assert auto.backend == "torch" and vec.shape == (1, 384)
+    assert "questions are embedded with all-MiniLM-L6-v2 on torch instead" in caplog.text
