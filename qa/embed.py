@@ -242,24 +242,10 @@ class _FirstThatLoads:
                         self._chosen = self._fallback
         return self._chosen
 
-    @property
-    def name(self) -> str:
-        return self._embedder.name
-
-    @property
-    def backend(self) -> str:
-        return self._embedder.backend
-
-    @property
-    def dim(self) -> int:
-        return self._embedder.dim
-
-    @property
-    def max_tokens(self) -> int:
-        return self._embedder.max_tokens
-
-    def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        return self._embedder.count_tokens(texts)
+    def __getattr__(self, attr: str):  # name, backend, dim, max_tokens, count_tokens: the chosen one's
+        if attr.startswith("_"):
+            raise AttributeError(attr)
+        return getattr(self._embedder, attr)
 
     def embed(self, texts: Sequence[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
         return self._embedder.embed(texts, batch_size, progress)
