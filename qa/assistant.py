@@ -27,6 +27,7 @@ from qa.store import MANIFEST, load_index, read_manifest, save_index
 from qa.types import Answer, Article, FileOutcome, Filters, Hit, StreamEvent
 
 if TYPE_CHECKING:
+    from qa.embed import Embedder
     from qa.ingest import Ingested
     from qa.ray_build import RayOptions
 
@@ -75,15 +76,17 @@ class Assistant:
         self._maybe_reload()
         return self._index
 
-    def _checked_index(self) -> Index:
-        """The newest snapshot, once checked against the embedding model's dimension."""
+    def _checked_index(self, embedder: "Embedder | None" = None) -> Index:
+        """The newest snapshot, once checked against the embedding model's dimension, as
+        `embedder` gives it: the one about to be used (loaded anyway), by default the question
+        embedder. An add checks with the indexing embedder, so it never loads the other."""
         self._maybe_reload()
         if not self._dim_checked:
-            queries = self.retriever.embedder  # the model questions are embedded with: loaded anyway
-            if self._index.dim != queries.dim:
+            model = embedder or self.retriever.embedder
+            if self._index.dim != model.dim:
                 raise ModelMismatchError(
-                    f"the index holds {self._index.dim}-dim vectors but {queries.name} gives "
-                    f"{queries.dim}; run `qa index build` to rebuild"
+                    f"the index holds {self._index.dim}-dim vectors but {model.name} gives "
+                    f"{model.dim}; run `qa index build` to rebuild"
                 )
             self._dim_checked = True
         return self._index
@@ -116,7 +119,7 @@ class Assistant:
         `config` overrides the assistant's for this add (a bulk build defers inverted files);
         `prepared` holds the chunks and vectors a Ray cluster made."""
         with self._write_lock:
-            added = add_articles(self._checked_index(), articles, self.embedder, config or self.config, progress,
+            added = add_articles(self._checked_index(self.embedder), articles, self.embedder, config or self.config, progress,
                                  reuse=reuse, prepared=prepared)
             self.embedded += added.embedded
             self.reused += added.reused

@@ -181,3 +181,15 @@ def test_auto_falls_back_to_the_index_embedder_when_the_graph_cannot_be_made(tmp
     vec = auto.embed(["Who said relations with NATO had reached a red line?"])
     assert auto.backend == "torch" and vec.shape == (1, 384)
     assert "questions are embedded with all-MiniLM-L6-v2 on torch instead" in caplog.text
+
+
+def test_adding_articles_does_not_load_the_question_embedder(tmp_path):
+    """An add embeds with the indexing model and checks the index against it; the question
+    embedder (an ONNX session, exported on first use) loads with the first question only."""
+    from qa.assistant import Assistant
+
+    src = tmp_path / "note.txt"
+    src.write_text("The Velmora council met on Monday to discuss bridge repairs.", encoding="utf-8")
+    assistant = Assistant.create(Config(index_dir=str(tmp_path / "index"), cache_dir=str(tmp_path / "cache")))
+    assert [o.status for o in assistant.add_paths([src])] == ["added"]
+    assert assistant.retriever.embedder._chosen is None and not (tmp_path / "cache").exists()
