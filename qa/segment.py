@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import threading
 import weakref
 from dataclasses import dataclass
@@ -221,13 +222,20 @@ class Segment:
                 np.array([(h.publisher or "").casefold() for h in self.headers], dtype=np.str_), return_inverse=True))
             ok &= np.isin(codes, np.flatnonzero(np.isin(names, [p.casefold() for p in filters.publishers])))
         if filters.date_from or filters.date_to:
-            first = self._column("_first", lambda h: date_span(h.date)[0] if h.date else "")
-            last = self._column("_last", lambda h: date_span(h.date)[1] if h.date else "")
-            ok &= first != ""
+            bounds = [_day_number(d) for d in (filters.date_from, filters.date_to) if d]
+            if all(b is not None for b in bounds):  # full ISO days: compared as YYYYMMDD integers
+                first, last = self._once("_days", lambda: _day_columns(self.headers))
+                ok &= first > 0
+            else:  # anything else compares as the strings Filters.accepts compares
+                first = self._column("_first", lambda h: date_span(h.date)[0] if h.date else "")
+                last = self._column("_last", lambda h: date_span(h.date)[1] if h.date else "")
+                ok &= first != ""
+            lo, hi = ((_day_number(filters.date_from), _day_number(filters.date_to)) if first.dtype.kind == "i"
+                      else (filters.date_from, filters.date_to))
             if filters.date_from:
-                ok &= last >= filters.date_from
+                ok &= last >= lo
             if filters.date_to:
-                ok &= first <= filters.date_to
+                ok &= first <= hi
         return ok
 
     def _column(self, name: str, value) -> np.ndarray:
@@ -402,6 +410,27 @@ class Segment:
             chunk_article=chunks[:, 0].astype(np.int32), chunk_start=chunks[:, 1].astype(np.int32),
             chunk_end=chunks[:, 2].astype(np.int32), hashes=chunks[:, 3].copy(), postings=postings, minhash=minhash,
         )
+
+
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _day_number(iso: str | None) -> int | None:
+    """20190105 for "2019-01-05": ISO days order as these integers do; None for anything else.
+
+    >>> _day_number("2019-01-05"), _day_number("2019-01")
+    (20190105, None)
+    """
+    return int(iso.replace("-", "")) if iso and _ISO_DAY.fullmatch(iso) else None
+
+
+def _day_columns(headers) -> tuple[np.ndarray, np.ndarray]:
+    """Each article's first and last day (an article dated "2023-12" spans December) as
+    YYYYMMDD integers, 0 when undated: one integer compare per article instead of a string one."""
+    spans = [date_span(h.date) if h.date else ("", "") for h in headers]
+    first = np.array([int(a.replace("-", "")) if a else 0 for a, _ in spans], dtype=np.int64)
+    last = np.array([int(b.replace("-", "")) if b else 0 for _, b in spans], dtype=np.int64)
+    return first, last
 
 
 def vector_index(vectors: np.ndarray, ann_min_chunks: int):

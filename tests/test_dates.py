@@ -168,3 +168,29 @@ def test_partial_dates_are_kept_with_their_precision(tmp_path):
     assert Filters(date_from="2023-12-05", date_to="2023-12-06").accepts(december)  # overlaps the month
     assert not Filters(date_from="2024-01-01").accepts(december)
     assert Filters(date_to="2023-03-01").accepts(year) and not Filters(date_to="2022-12-31").accepts(year)
+
+
+def test_the_segment_date_mask_is_filters_accepts_in_bulk():
+    """A segment compares dates as YYYYMMDD integers (and as strings for a bound that is not a
+    full day); either way it accepts exactly the articles `Filters.accepts` accepts: days,
+    months, years, undated, bounds inside a month, open bounds."""
+    import numpy as np
+
+    from qa.segment import Segment
+    from qa.types import Article, Chunk, Filters
+
+    dates = ["2023-12", "2023", None, "2023-12-05", "2024-01-01", "2022-12-31", "2023-02", "2024-02-29", "2023-12-31"]
+    articles = [Article(id=f"a{i}", text=f"Story {i}.", date=d) for i, d in enumerate(dates)]
+    chunks = [Chunk(id=f"a{i}#0", article_id=a.id, start=0, end=len(a.text), text=a.text) for i, a in enumerate(articles)]
+    seg = Segment.build("s", articles, chunks, np.eye(len(articles), 8, dtype=np.float32), list(range(len(articles))),
+                        [a.text for a in articles], ann_min_chunks=10**9)
+    bounds = [None, "2023-12-05", "2023-12-31", "2024-01-01", "2022-01-01", "2023-03-01", "2024-02-29", "2023-12", "2023"]
+    checked = 0
+    for lo in bounds:
+        for hi in bounds:
+            f = Filters(date_from=lo, date_to=hi)
+            if f.is_empty():
+                continue
+            assert seg.article_mask(f).tolist() == [f.accepts(a) for a in articles], (lo, hi)
+            checked += 1
+    assert checked == 80
