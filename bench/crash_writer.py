@@ -62,7 +62,7 @@ class PooledEmbedder:
         from qa.chunking import chunk_article
         from qa.index import embedding_text
 
-        self.real, self.name = real, real.name
+        self.real, self.name, self.backend = real, real.name, real.backend
         texts = []
         for n in range(POOL):
             a = made_up_article(f"pool-{n}", n)

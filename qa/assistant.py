@@ -208,7 +208,7 @@ class Assistant:
         return {
             "index_dir": str(self._index_dir) if self._index_dir else None,
             "articles": len(index.articles), "chunks": index.chunk_count, "segments": len(index.segments),
-            "model": index.model, "dim": index.dim,
+            "model": index.model, "embedding_backend": index.backend, "dim": index.dim,
             "chunker": {"max_tokens": index.max_tokens, "overlap_tokens": index.overlap_tokens},
         }
 

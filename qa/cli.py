@@ -187,7 +187,8 @@ def _print_stats(stats: dict) -> None:
     print(
         f"index {stats['index_dir']}: {stats['articles']} articles, {stats['chunks']} chunks in {stats['segments']} "
         f"segment{'s' if stats['segments'] != 1 else ''}, "
-        f"model {stats['model']} ({stats['dim']} dims), chunks of <= {stats['chunker']['max_tokens']} tokens"
+        f"model {stats['model']} ({stats['dim']} dims{', ' + stats['embedding_backend'] if stats.get('embedding_backend') else ''}), "
+        f"chunks of <= {stats['chunker']['max_tokens']} tokens"
     )
 
 

@@ -46,6 +46,7 @@ class Index:
     overlap_tokens: int
     segments: tuple[Segment, ...] = ()
     deleted: tuple[frozenset[str], ...] = ()  # per segment: its articles that were removed or replaced
+    backend: str | None = None  # what embedded the chunks ("torch", "onnx", "onnx-int8"); None: not recorded
     _memo: Memo = field(default_factory=Memo, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -41,7 +41,7 @@ def segment_name() -> str:
 
 def empty_index(embedder: Embedder, config: Config) -> Index:
     return Index(model=embedder.name, dim=embedder.dim, max_tokens=config.chunk_max_tokens,
-                 overlap_tokens=config.chunk_overlap_tokens)
+                 overlap_tokens=config.chunk_overlap_tokens, backend=embedder.backend)
 
 
 def build_index(articles: Sequence[Article], embedder: Embedder, config: Config, progress: bool = False) -> Index:
@@ -50,6 +50,13 @@ def build_index(articles: Sequence[Article], embedder: Embedder, config: Config,
 
 
 def _check_chunker(index: Index, embedder: Embedder) -> None:
+    if index.backend is not None and index.chunk_count and _int8(index.backend) != _int8(embedder.backend):
+        # Checked first: it needs no model loaded. torch and onnx (fp32) give the same vectors;
+        # int8 ones differ (cosine ~0.99 to fp32), so the two are never mixed in one index.
+        raise QAError(
+            f"the index's vectors were made with embedding_backend {index.backend!r}, the configured one is "
+            f"{embedder.backend!r}; set embedding_backend = \"{index.backend}\" or run `qa index build` to rebuild"
+        )
     if index.model != embedder.name or index.dim != embedder.dim:
         raise QAError(
             f"the index was built with {index.model} ({index.dim} dims) but the configured model is "
@@ -58,6 +65,10 @@ def _check_chunker(index: Index, embedder: Embedder) -> None:
     limit = embedder.max_tokens
     if index.max_tokens > limit:
         raise QAError(f"chunk_max_tokens={index.max_tokens} exceeds what {embedder.name} reads ({limit}); lower it")
+
+
+def _int8(backend: str) -> bool:
+    return backend.endswith("int8")
 
 
 @dataclass(frozen=True)
@@ -171,7 +182,7 @@ def remove_articles(index: Index, article_ids: Iterable[str]) -> Index:
 def _without_dead(index: Index, segments: tuple[Segment, ...], deleted: tuple[frozenset[str], ...]) -> Index:
     keep = [i for i, (seg, d) in enumerate(zip(segments, deleted)) if len(d) < len(seg.headers)]
     return Index(model=index.model, dim=index.dim, max_tokens=index.max_tokens, overlap_tokens=index.overlap_tokens,
-                 segments=tuple(segments[i] for i in keep), deleted=tuple(deleted[i] for i in keep))
+                 segments=tuple(segments[i] for i in keep), deleted=tuple(deleted[i] for i in keep), backend=index.backend)
 
 
 def _tier(n_chunks: int, factor: int) -> int:
@@ -206,7 +217,7 @@ def merge_segments(index: Index, start: int, stop: int, config: Config) -> Index
     merged = Segment.merge(segment_name(), parts, config.ann_min_chunks)
     return Index(model=index.model, dim=index.dim, max_tokens=index.max_tokens, overlap_tokens=index.overlap_tokens,
                  segments=index.segments[:start] + (merged,) + index.segments[stop:],
-                 deleted=index.deleted[:start] + (frozenset(),) + index.deleted[stop:])
+                 deleted=index.deleted[:start] + (frozenset(),) + index.deleted[stop:], backend=index.backend)
 
 
 def optimize(index: Index, config: Config) -> Index:

@@ -33,6 +33,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from qa.config import EMBEDDING_BACKENDS
 from qa.errors import IndexCorruptError, IndexMissingError, QAError
 from qa.index import FORMAT_VERSION, Index
 from qa.segment import FILES as SEGMENT_FILES, OPTIONAL_FILES, Segment
@@ -111,6 +112,7 @@ def save_index(index: Index, directory: str | Path, building: dict | None = None
             manifest = {
                 "format_version": FORMAT_VERSION,
                 "model": index.model,
+                **({"embedding_backend": index.backend} if index.backend else {}),
                 "dim": index.dim,
                 "chunker": {"max_tokens": index.max_tokens, "overlap_tokens": index.overlap_tokens, "splitter": "sentences"},
                 "counts": {"articles": len(index.articles), "chunks": index.chunk_count},
@@ -205,6 +207,8 @@ def _manifest_problem(m: dict[str, Any]) -> str | None:
     """What is wrong with a parsed manifest's shape, or None."""
     if not isinstance(m.get("model"), str) or not isinstance(m.get("dim"), int):
         return "model or dim missing"
+    if m.get("embedding_backend") not in (None, *EMBEDDING_BACKENDS):
+        return f"unknown embedding_backend {m.get('embedding_backend')!r}"
     chunker = m.get("chunker")
     if not isinstance(chunker, dict) or not all(isinstance(chunker.get(k), int) for k in ("max_tokens", "overlap_tokens")):
         return "chunker settings missing"
@@ -288,7 +292,8 @@ def _load_segments(directory: Path, manifest: dict[str, Any]) -> Index:
         deleted.append(frozenset(spec["deleted"]))
     try:
         return Index(model=manifest["model"], dim=manifest["dim"], max_tokens=manifest["chunker"]["max_tokens"],
-                     overlap_tokens=manifest["chunker"]["overlap_tokens"], segments=tuple(segments), deleted=tuple(deleted))
+                     overlap_tokens=manifest["chunker"]["overlap_tokens"], segments=tuple(segments), deleted=tuple(deleted),
+                     backend=manifest.get("embedding_backend"))
     except QAError as e:
         raise _corrupt(str(e), directory) from e
 

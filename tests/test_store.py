@@ -29,12 +29,36 @@ def test_load_of_save_gives_the_same_hits(assistant, tmp_path):
 
 def test_manifest_records_model_dimension_counts_and_checksums(bundled_index_dir):
     m = read_manifest(bundled_index_dir)
-    assert m["model"] == "all-MiniLM-L6-v2" and m["dim"] == 384
+    assert m["model"] == "all-MiniLM-L6-v2" and m["dim"] == 384 and m["embedding_backend"] == "torch"
     assert m["counts"]["articles"] == 5 and m["counts"]["chunks"] > 5
     assert [s["articles"] for s in m["segments"]] == [5] and m["segments"][0]["deleted"] == []
     files = m["segments"][0]["files"]
     assert set(files) == {"vectors.faiss", "articles.json", "chunks.npy", "texts.bin", "bm25.npz", "minhash.npy"}
     assert all(len(f["sha256"]) == 64 for f in files.values())
+
+
+def test_the_backend_that_made_the_vectors_is_kept_and_int8_is_never_mixed_with_fp32(index_copy, tmp_path):
+    """The manifest says what embedded the chunks; an add with int8 vectors to a torch-built
+    index (or the reverse) is refused with what to do, an fp32 one (onnx) is not; a manifest
+    from before the key existed still opens."""
+    import json
+
+    from qa.errors import QAError
+
+    assert Assistant.open(Config(index_dir=str(index_copy))).stats()["embedding_backend"] == "torch"
+    new = tmp_path / "new.txt"
+    new.write_text("The Velmora council approved the bridge repairs on Monday.", encoding="utf-8")
+    int8 = Assistant.open(Config(index_dir=str(index_copy), embedding_backend="onnx-int8", cache_dir=str(tmp_path)))
+    with pytest.raises(QAError, match="made with embedding_backend 'torch', the configured one is 'onnx-int8'"):
+        int8.add_paths([new])
+    m = json.loads((index_copy / MANIFEST).read_text())
+    del m["embedding_backend"]
+    (index_copy / MANIFEST).write_text(json.dumps(m))
+    assert load_index(index_copy).backend is None
+    m["embedding_backend"] = "tensorrt"
+    (index_copy / MANIFEST).write_text(json.dumps(m))
+    with pytest.raises(QAError, match="unknown embedding_backend 'tensorrt'"):
+        load_index(index_copy)
 
 
 def test_missing_index_says_how_to_build(tmp_path):
