@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterator
 
 import numpy as np
@@ -60,6 +60,11 @@ class Index:
                     f"index is inconsistent: segment {seg.name} holds {seg.vectors.d}-dim vectors but the index "
                     f"is {self.dim}-dim; rebuild it with `qa index build`"
                 )
+
+    def with_segments(self, segments: tuple[Segment, ...], deleted: tuple[frozenset[str], ...]) -> "Index":
+        """This index's settings (model, chunker, backend) over other segments: a new snapshot,
+        with its own memo (nothing computed for this one carries over)."""
+        return replace(self, segments=segments, deleted=deleted, _memo=Memo())
 
     def _once(self, name: str, compute):
         """`compute()`, computed once per snapshot (a snapshot never changes) and kept on it."""

@@ -181,8 +181,7 @@ def remove_articles(index: Index, article_ids: Iterable[str]) -> Index:
 
 def _without_dead(index: Index, segments: tuple[Segment, ...], deleted: tuple[frozenset[str], ...]) -> Index:
     keep = [i for i, (seg, d) in enumerate(zip(segments, deleted)) if len(d) < len(seg.headers)]
-    return Index(model=index.model, dim=index.dim, max_tokens=index.max_tokens, overlap_tokens=index.overlap_tokens,
-                 segments=tuple(segments[i] for i in keep), deleted=tuple(deleted[i] for i in keep), backend=index.backend)
+    return index.with_segments(tuple(segments[i] for i in keep), tuple(deleted[i] for i in keep))
 
 
 def _tier(n_chunks: int, factor: int) -> int:
@@ -215,9 +214,8 @@ def merge_segments(index: Index, start: int, stop: int, config: Config) -> Index
     """The index with segments[start:stop] merged into one (their deleted articles dropped)."""
     parts = [(index.segments[s], index.live_articles(s)) for s in range(start, stop)]
     merged = Segment.merge(segment_name(), parts, config.ann_min_chunks)
-    return Index(model=index.model, dim=index.dim, max_tokens=index.max_tokens, overlap_tokens=index.overlap_tokens,
-                 segments=index.segments[:start] + (merged,) + index.segments[stop:],
-                 deleted=index.deleted[:start] + (frozenset(),) + index.deleted[stop:], backend=index.backend)
+    return index.with_segments(index.segments[:start] + (merged,) + index.segments[stop:],
+                               index.deleted[:start] + (frozenset(),) + index.deleted[stop:])
 
 
 def optimize(index: Index, config: Config) -> Index:

@@ -222,16 +222,15 @@ class Segment:
                 np.array([(h.publisher or "").casefold() for h in self.headers], dtype=np.str_), return_inverse=True))
             ok &= np.isin(codes, np.flatnonzero(np.isin(names, [p.casefold() for p in filters.publishers])))
         if filters.date_from or filters.date_to:
-            bounds = [_day_number(d) for d in (filters.date_from, filters.date_to) if d]
-            if all(b is not None for b in bounds):  # full ISO days: compared as YYYYMMDD integers
+            lo, hi = _day_number(filters.date_from), _day_number(filters.date_to)
+            if (lo or not filters.date_from) and (hi or not filters.date_to):  # full ISO days: YYYYMMDD integers
                 first, last = self._once("_days", lambda: _day_columns(self.headers))
                 ok &= first > 0
             else:  # anything else compares as the strings Filters.accepts compares
                 first = self._column("_first", lambda h: date_span(h.date)[0] if h.date else "")
                 last = self._column("_last", lambda h: date_span(h.date)[1] if h.date else "")
                 ok &= first != ""
-            lo, hi = ((_day_number(filters.date_from), _day_number(filters.date_to)) if first.dtype.kind == "i"
-                      else (filters.date_from, filters.date_to))
+                lo, hi = filters.date_from, filters.date_to
             if filters.date_from:
                 ok &= last >= lo
             if filters.date_to:
@@ -428,8 +427,8 @@ def _day_columns(headers) -> tuple[np.ndarray, np.ndarray]:
     """Each article's first and last day (an article dated "2023-12" spans December) as
     YYYYMMDD integers, 0 when undated: one integer compare per article instead of a string one."""
     spans = [date_span(h.date) if h.date else ("", "") for h in headers]
-    first = np.array([int(a.replace("-", "")) if a else 0 for a, _ in spans], dtype=np.int64)
-    last = np.array([int(b.replace("-", "")) if b else 0 for _, b in spans], dtype=np.int64)
+    first = np.array([_day_number(a) or 0 for a, _ in spans], dtype=np.int64)
+    last = np.array([_day_number(b) or 0 for _, b in spans], dtype=np.int64)
     return first, last
 
 
