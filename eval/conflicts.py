@@ -1,6 +1,6 @@
 """Conflict detection on a labelled set: precision and recall of "Reports differ".
 
-    python eval/conflicts.py [--set heldout3|heldout2|heldout|dev] [--out bench/results/conflicts_SET.json]
+    python eval/conflicts.py [--set heldout5|heldout4|heldout3|heldout2|heldout|dev] [--out bench/results/conflicts_SET.json]
 
 Indexes the bundled articles plus the short news items written for a set (two outlets
 giving different counts, dates, costs; an article correcting its own figure; items
@@ -19,7 +19,10 @@ did not read the detector's code or the other sets, before the detector's next c
 measured on it. That change did not generalize to it (docs/EVAL.md), and its failures were
 read too; `heldout3` (32 questions over 13 articles about 7 events, eval/conflict_articles_heldout3/)
 was then written the same way, with numbers that a careless detector could confuse, and is
-measured once per detector change.
+measured once per detector change. Its failures were read as well; on 2026-12-01 two more
+helpers, each reading neither the code nor any other set, wrote `heldout4` (34 questions,
+15 articles, 7 events) and `heldout5` (32 questions, 16 articles, 7 events), committed
+before anything was measured on them.
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ SETS = {  # name: (questions, the articles written for them)
     "heldout": (ROOT / "eval" / "questions" / "conflicts_heldout.jsonl", ROOT / "eval" / "conflict_articles_heldout"),
     "heldout2": (ROOT / "eval" / "questions" / "conflicts_heldout2.jsonl", ROOT / "eval" / "conflict_articles_heldout2"),
     "heldout3": (ROOT / "eval" / "questions" / "conflicts_heldout3.jsonl", ROOT / "eval" / "conflict_articles_heldout3"),
+    "heldout4": (ROOT / "eval" / "questions" / "conflicts_heldout4.jsonl", ROOT / "eval" / "conflict_articles_heldout4"),
+    "heldout5": (ROOT / "eval" / "questions" / "conflicts_heldout5.jsonl", ROOT / "eval" / "conflict_articles_heldout5"),
 }
 
 
