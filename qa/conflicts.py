@@ -34,7 +34,7 @@ from typing import Sequence
 
 from qa.dates import DATELINE, month_number
 from qa.gate import DATE_PHRASE, Evidence, counted_noun, topic
-from qa.lexicon import MONTH_PATTERN, NUMBER_WORDS, YEAR
+from qa.lexicon import MONTH_PATTERN, NUMBER_WORD_PATTERN, YEAR, word_number
 from qa.ranker import Candidate
 from qa.text import names, numbers, stem, terms, words
 from qa.types import Article, Hit
@@ -46,9 +46,55 @@ _DATE = re.compile(
     rf"|(?:in|since|by)\s+(?P<y4>1[89]\d\d|20\d\d))\b",
     re.IGNORECASE,
 )
-# possessive: "1,240-metre" is one token, never "1" followed by ",240-metre"
-_AMOUNT = re.compile(r"(?<![\w.,-])(\d[\d,]*+(?:\.\d+)?+)(?![\w-])|\b(" + "|".join(w for w in NUMBER_WORDS if w != "zero") + r")\b",
-                     re.IGNORECASE)
+# An amount: an optional currency sign, digits (possessive: "1,240-metre" is one token, never
+# "1" then ",240") or a number word, an optional multiplier, and the unit that follows, written
+# apart or hyphenated ("6-metre gash").
+_AMOUNT = re.compile(
+    rf"(?P<sign>[€$£])?(?:(?<![\w.,-])(?P<digits>\d[\d,]*+(?:\.\d+)?+)|\b(?P<word>{NUMBER_WORD_PATTERN}))"
+    r"(?:\s*(?P<mult>million|billion|thousand|bn|m)\b)?"
+    r"(?:(?:\s+|-)(?P<unit>per\s+cent|[a-z]+)|(?P<pct>%))?(?![\w-])",
+    re.IGNORECASE,
+)
+_MEASURED = re.compile(r"\bhow (?:tall|high|deep|wide|big|large|heavy|fast|long|far|old|much|many)\b|\bmagnitude\b"
+                       r"|\bwhat (?:percentage|proportion|share|number|size|height|length|depth)\b", re.I)
+# A figure the same sentence corrects: the value before it was superseded by the one after.
+_REVISED = re.compile(r"\b(?:revised|raised|lowered|corrected|updated|increased|reduced|put)\b[^.;]*?\bto\b", re.I)
+_MULTIPLIERS = {"thousand": 1e3, "million": 1e6, "m": 1e6, "billion": 1e9, "bn": 1e9}
+# Units that say what an amount measures: two amounts in different units are about different
+# things ("2 hours" is not a count of runners), the same amount in one unit is one fact.
+UNITS = {
+    "percent": ("percent", "per cent", "pc", "%"),
+    "money": ("euro", "euros", "dollar", "dollars", "crown", "crowns", "pound", "pounds", "franc", "francs",
+              "kronor", "krona", "yen", "yuan", "rouble", "roubles", "rubles", "€", "$", "£"),
+    "length": ("metre", "metres", "meter", "meters", "m", "km", "kilometre", "kilometres", "kilometer", "kilometers",
+               "mile", "miles", "foot", "feet", "ft", "centimetre", "centimetres", "cm", "yard", "yards"),
+    "time": ("second", "seconds", "minute", "minutes", "hour", "hours", "day", "days", "week", "weeks", "month",
+             "months", "year", "years"),
+    "mass": ("tonne", "tonnes", "ton", "tons", "kg", "kilogram", "kilograms", "kilo", "kilos"),
+    "area": ("hectare", "hectares", "acre", "acres", "square"),
+    "speed": ("mph", "kph", "knots"),
+    "temperature": ("degree", "degrees"),
+}
+_UNIT_OF = {w: kind for kind, ws in UNITS.items() for w in ws}
+# What the question's words say the unit is: "What percentage…" asks for percent, "How much
+# did it cost" for money, "How long" for a length or a duration.
+_ASKED_UNIT = (
+    (re.compile(r"\bpercent(?:age)?\b|\bper cent\b|%", re.I), {"percent"}),
+    (re.compile(r"\bhow much\b.*\b(?:cost|costs|price|paid|pay|fine|fined|worth|budget|spend|spent|damage|raise|"
+                r"raised|owe|owed|compensation|bill)\b|\bhow much money\b|\bhow many (?:euros|dollars|pounds|crowns)\b",
+                re.I), {"money"}),
+    (re.compile(r"\bhow (?:long|tall|high|deep|far|wide)\b|\bhow many (?:metres|meters|kilometres|kilometers|miles|feet)\b", re.I),
+     {"length", "time"}),
+    (re.compile(r"\bhow many (?:hours|days|weeks|months|years|minutes)\b", re.I), {"time"}),
+)
+
+
+PREFIX = 6  # letters two word forms share to count as one word ("hospitalised" ~ "hospital")
+MIN_TOPIC = 0.5  # share of the question's names a passage's chunk and title must hold
+MIN_SCORE = 0.05  # a report's sentence must be at least this likely an answer …
+MIN_SHARE = 0.15  # … and at least this share of the best sentence's probability
+DEPTH = 12  # ranked sentences read
+EVENT_SHARE = 0.4  # a question word in this share of a report's sentences names the event
 
 
 @dataclass(frozen=True)
@@ -60,11 +106,38 @@ class Side:
     candidates: tuple[Candidate, ...]
 
 
+def unit_of(word: str | None) -> str | None:
+    """The kind of unit a word names ("metres" -> "length"), None for a counted thing or nothing.
+
+    >>> unit_of("euros"), unit_of("per  cent"), unit_of("runners"), unit_of(None)
+    ('money', 'percent', None, None)
+    """
+    if not word:
+        return None
+    return _UNIT_OF.get(re.sub(r"\s+", " ", word.lower()))
+
+
+def asked_units(question: str) -> set[str] | None:
+    """The units the question's words ask for, or None when they do not say.
+
+    >>> asked_units("How much did the bridge cost?"), asked_units("How many people were hurt?")
+    ({'money'}, None)
+    """
+    for pattern, units in _ASKED_UNIT:
+        if pattern.search(question):
+            return units
+    return None
+
+
 def values_in(kind: str, sentence: str, question: str) -> list[tuple[int, int, tuple]]:
     """(start, end, key) of every date or amount in the sentence that the question does not state.
 
+    A date's key is (precision, year, month, day); an amount's is ("amount", value, unit kind).
+
     >>> [k for *_, k in values_in("date", "Talks began on January 20, 2022 and ended in March 2022.", "When?")]
     [('day', 2022, 1, 20), ('month', 2022, 3, None)]
+    >>> [k for *_, k in values_in("number", "It cost €4.2 million, and a 6-metre wall; thirteen men and 54 per cent.", "?")]
+    [('amount', 4200000.0, 'money'), ('amount', 6.0, 'length'), ('amount', 13.0, None), ('amount', 54.0, 'percent')]
     """
     asked = numbers(question)
     out = []
@@ -87,19 +160,37 @@ def values_in(kind: str, sentence: str, question: str) -> list[tuple[int, int, t
             out.append((m.start(), m.end(), key))
     elif kind == "number":
         masked = DATE_PHRASE.sub(lambda m: " " * len(m.group(0)), sentence)
-        noun = counted_noun(question)
         for m in _AMOUNT.finditer(masked, skip):
-            raw = (m.group(1) or m.group(2)).lower()
-            value = NUMBER_WORDS.get(raw, raw).replace(",", "")
-            if YEAR.match(value) or value in asked:
-                continue
-            after = [stem(w) for w in words(masked[m.end():m.end() + 40])[:3]]
-            if noun and not any(w[:6] == noun[:6] for w in after):
-                continue  # "how many residents": an amount of residents, not of metres or of dead
-            try:
-                out.append((m.start(), m.end(), ("amount", float(value))))
-            except ValueError:
-                continue
+            digits, word = m.group("digits"), m.group("word")
+            if digits:
+                raw = digits.replace(",", "")
+                if YEAR.match(raw) or raw in asked:
+                    continue
+                try:
+                    value = float(raw)
+                except ValueError:
+                    continue
+            else:
+                if word.lower() == "one":  # as often a pronoun ("one of the runners") as a count
+                    continue
+                value = float(word_number(word))
+                if str(int(value)) in asked:
+                    continue
+            if m.group("mult"):
+                if m.group("mult").lower() == "m" and not m.group("sign"):
+                    continue  # "6 m" is six metres unless money is written ("€6m")
+                value *= _MULTIPLIERS[m.group("mult").lower()]
+            unit = "percent" if m.group("pct") else unit_of(m.group("unit"))
+            if unit is None and m.group("sign"):
+                unit = "money"
+            number_end = m.end("mult") if m.group("mult") else m.end("digits") if digits else m.end("word")
+            hyphenated = m.group("unit") and masked[m.start("unit") - 1] == "-"  # "6-metre gash" shows as "6"
+            end = m.end() if unit and not hyphenated else number_end
+            out.append((m.start(), end, ("amount", value, unit)))
+        revised = _REVISED.search(masked)
+        if revised:  # "initially said 14 … later revised the toll to 17": only the later value stands
+            later = [v for v in out if v[0] >= revised.end()]
+            out = [v for v in out if v[0] >= revised.end() or not any(comparable(v[2], w[2]) for w in later)]
     return out
 
 
@@ -110,13 +201,21 @@ def compatible(a: tuple, b: tuple) -> bool:
     (False, True)
     """
     if a[0] == "amount" or b[0] == "amount":
-        return a == b
+        return a[:2] == b[:2]
     (_, ya, ma, da), (_, yb, mb, db) = a, b
     if ya is not None and yb is not None and ya != yb:
         return False
     if ma is not None and mb is not None and ma != mb:
         return False
     return da is None or db is None or da == db
+
+
+def comparable(a: tuple, b: tuple) -> bool:
+    """Whether two values measure the same kind of thing: dates with dates, amounts in one unit
+    ("2 hours" and "8,870" runners are not two answers to one question)."""
+    if (a[0] == "amount") != (b[0] == "amount"):
+        return False
+    return a[0] != "amount" or a[2] == b[2]
 
 
 def clause(sentence: str, start: int, end: int, protected: Sequence[tuple[int, int]] = ()) -> str:
@@ -163,40 +262,139 @@ def distinct_reports(a: Article, b: Article) -> bool:
     return any(x is not None and y is not None and x != y for x, y in ((a.publisher, b.publisher), (a.date, b.date)))
 
 
-def conflict(evidence: Evidence, hits: Sequence[Hit], question: str, min_score: float = 0.05, min_coverage: float = 0.5,
-             depth: int = 8) -> tuple[Side, ...]:
-    """The sides, when the passages that answer a date or number question disagree; else ().
+def _same_word(a: str, b: str) -> bool:
+    """Two stems are one word when the shorter (at least 4 letters) starts the longer, up to
+    PREFIX letters: "start" ~ "starter", "hospit" ~ "hospitalis"."""
+    n = min(len(a), len(b), PREFIX)
+    return n >= 4 and a[:n] == b[:n]
 
-    The first side is the best-ranked passage's value."""
+
+def _matches(text: str, stems: set[str]) -> int:
+    """How many of `stems` are words of `text`."""
+    near = set(terms(text))
+    return sum(1 for s in stems if any(_same_word(s, t) for t in near))
+
+
+def _event_words(text: str, stems: set[str]) -> set[str]:
+    """The stems that name the event rather than what is asked about it: those in at least
+    EVENT_SHARE of the report's sentences ("fire" in a report of a fire), or in its headline."""
+    sentences = [set(terms(x)) for x in re.split(r"(?<=[.!?])\s+|\n+", text) if x.strip()]
+    if not sentences:
+        return set()
+    return {s for s in stems if sum(any(_same_word(s, t) for t in x) for x in sentences) >= EVENT_SHARE * len(sentences)}
+
+
+def measured(question: str) -> bool:
+    """A question asking for a quantity the gate's answer types do not name ("How tall …",
+    "What was the magnitude …").
+
+    >>> measured("How tall will the roof be?"), measured("What was the magnitude of the quake?"), measured("Who won?")
+    (True, True, False)
+    """
+    return bool(_MEASURED.search(question))
+
+
+def _context_about(hit: Hit, names_asked: dict[str, float]) -> bool:
+    """The passage's chunk or its article's title names at least half of what the question
+    names (weighted): the value is about the same event, not another with the same words."""
+    return _about(f"{hit.article.title or ''} {hit.chunk.text}", names_asked) >= MIN_TOPIC
+
+
+def _pick(kind: str, c: Candidate, question: str, reference: tuple | None, predicate: set[str], noun: str | None,
+          said: dict[str, float]) -> tuple[int, int, tuple] | None:
+    """The value of the candidate that answers the question, or None.
+
+    Among the values of the right kind (the unit the question asks for, or the first side's
+    unit), the one whose clause states what is asked (the question's verb or counted noun),
+    then the nearest to a word of the question. An amount of counted things (no unit) must
+    have the counted noun or the asked verb in its clause: "40 firefighters were deployed"
+    does not answer "How many people were evacuated?"."""
+    spans = values_in(kind, c.text, question)
+    wanted = asked_units(question) if kind == "number" else None
+    found = []
+    for s, e, key in spans:
+        if reference is not None and not comparable(reference, key):
+            continue
+        if reference is None and kind == "number" and wanted is not None and key[2] not in wanted:
+            continue
+        if reference is None and kind == "number" and wanted is None and key[2] not in (None, "percent"):
+            continue  # "How many …" counts things, not hours or metres
+        part = clause(c.text, s, e, [(a, b) for a, b, _ in spans])
+        verb = _matches(part, predicate)
+        counted = bool(noun) and any(stem(w)[:PREFIX] == noun[:PREFIX] for w in words(c.text[e:e + 40])[:3])
+        if kind == "number" and key[2] is None and not (verb or counted or _matches(part, {noun} if noun else set())):
+            continue
+        found.append(((verb, counted, -_distance(c.text, s, e, said)), (s, e, key)))
+    return max(found, key=lambda f: f[0])[1] if found else None
+
+
+def _states(text: str, kind: str, question: str, key: tuple) -> bool:
+    """Whether a report's text states the value `key` anywhere."""
+    return any(compatible(k, key) and comparable(k, key) for _, _, k in values_in(kind, text, question))
+
+
+def conflict(evidence: Evidence, hits: Sequence[Hit], question: str) -> tuple[Side, ...]:
+    """The sides, when reports that answer a date or number question disagree; else ().
+
+    Each report (an article) answers with the best-ranked of its sentences that states a
+    value of the kind asked, among the passages ranked close enough to the best
+    (MIN_SHARE of its probability, at least MIN_SCORE) and about the same event. The best
+    passage's value is the first side; another report's value is a second side when it
+    measures the same thing (same unit) and cannot be true with the first. A report whose
+    best such sentence gives a value of another unit answers something else and is not
+    read further."""
     kind = evidence.answer_type
+    if kind is None and measured(question):
+        kind = "number"
     if kind not in ("date", "number") or not evidence.ranked:
         return ()
     weights = topic(evidence.weights)
     special = {s for w in names(question[1:]) | numbers(question) for s in terms(w)}
     said = {s: w for s, w in weights.items() if s not in special}  # what is asked about the named things
-    sides: list[Side] = []
-    for c in evidence.ranked[:depth]:
-        if c.score < min_score:
+    named = {s: w for s, w in weights.items() if s in special} or weights
+    noun = counted_noun(question) if kind == "number" else None
+    best = evidence.ranked[0]
+    lead = hits[best.hit].article
+    # What is asked about the event: the question's words less the counted noun and the
+    # words that name the event in the lead report ("fire", "earthquake").
+    event = _event_words(lead.text, set(said))
+    predicate = {s for s in said if not (noun and _same_word(s, noun)) and s not in event}
+    floor = max(MIN_SCORE, MIN_SHARE * best.score)
+    if not _context_about(hits[best.hit], named):
+        return ()
+    # The lead report's answer: its best sentence, or a close one of it whose value's clause
+    # states what is asked when the best one's does not.
+    own = [c for c in evidence.ranked[:DEPTH] if hits[c.hit].article.id == lead.id and c.score >= floor]
+    picks = [(c, _pick(kind, c, question, None, predicate, noun, said)) for c in own]
+    picks = [(c, p) for c, p in picks if p is not None]
+    if not picks or picks[0][0] is not best:
+        return ()  # the best passage gives no value about the question: nothing to compare
+    stating = [(c, p) for c, p in picks if _matches(clause(c.text, p[0], p[1]), predicate)]
+    top, first = stating[0] if stating and not _matches(clause(best.text, picks[0][1][0], picks[0][1][1]), predicate) else picks[0]
+    sides = [Side(top.text[first[0]:first[1]], first[2], (top,))]
+    read = {lead.id}
+    for c in evidence.ranked[1:DEPTH]:
+        article = hits[c.hit].article
+        if c.score < floor or article.id in read or not _context_about(hits[c.hit], named):
             continue
-        spans = values_in(kind, c.text, question)
-        found = [(s, e, k, _about(clause(c.text, s, e, [(a, b) for a, b, _ in spans]), weights),
-                  -_distance(c.text, s, e, said)) for s, e, k in spans]
-        found = [f for f in found if f[3] >= min_coverage]
-        if not found:
-            if c is evidence.ranked[0]:
-                return ()  # the best passage gives no value about the question: nothing to compare
+        if not values_in(kind, c.text, question):
+            continue  # this sentence of the report states no value: its next one may
+        read.add(article.id)  # the report's answer is this sentence, whatever it gives
+        if not distinct_reports(lead, article):
             continue
-        s, e, key, *_ = max(found, key=lambda f: (f[3], f[4]))  # the value whose clause says what is asked, nearest to it
+        picked = _pick(kind, c, question, first[2], predicate, noun, said)
+        if picked is None:
+            continue
+        s, e, key = picked
+        if key[0] == "amount" and not compatible(key, first[2]) and (
+                _states(lead.text, kind, question, key) or _states(article.text, kind, question, first[2])):
+            continue  # each report also states the other's figure: two facts, not a disagreement
         for i, side in enumerate(sides):
             if compatible(side.key, key):
                 sides[i] = Side(side.value, side.key, side.candidates + (c,))
                 break
         else:
             sides.append(Side(c.text[s:e], key, (c,)))
-    if len(sides) < 2 or evidence.ranked[0] not in sides[0].candidates:
-        return ()
-    first = hits[sides[0].candidates[0].hit].article
-    sides = [sides[0]] + [x for x in sides[1:] if distinct_reports(first, hits[x.candidates[0].hit].article)]
     return tuple(sides[:3]) if len(sides) > 1 else ()
 
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from qa.conflicts import clause, compatible, values_in
+from qa.conflicts import clause, comparable, compatible, values_in
 from qa.render import answer_markdown
 from tests.conftest import ROOT
 
@@ -15,16 +15,24 @@ def test_values_are_the_dates_or_amounts_the_question_does_not_state():
     assert [k for *_, k in values_in("date", "LINDMARK, May 22 (Delta News) - The bridge opened on May 21, 2023.", "When?")] == [
         ("day", 2023, 5, 21)]  # the dateline's date is when the story was filed
     assert [k for *_, k in values_in("number", "The 1,240-metre bridge cost 290 million euros.", "How much did it cost?")] == [
-        ("amount", 290.0)]  # "1,240-metre" is not the amount 1
-    assert [k for *_, k in values_in("number", "Two people died and 1,200 residents left.", "How many residents left?")] == [
-        ("amount", 1200.0)]  # "how many residents": amounts of residents only
+        ("amount", 1240.0, "length"), ("amount", 290e6, "money")]  # "1,240-metre" is not the amount 1
+    assert [k for *_, k in values_in("number", "Thirteen miners and sixty-two homes; 54 per cent, €4.2m.", "?")] == [
+        ("amount", 13.0, None), ("amount", 62.0, None), ("amount", 54.0, "percent"), ("amount", 4.2e6, "money")]
+    s = "Officials initially said 14 people had died but later revised the toll to 17."
+    assert [k for *_, k in values_in("number", s, "How many died?")] == [("amount", 17.0, None)]  # the corrected figure
+    s = "The 1.6-kilometre span cost 12 million."
+    assert [s[a:b] for a, b, _ in values_in("number", s, "How long?")] == ["1.6", "12 million"]  # shown as written
     assert values_in("date", "NATO met in 2019.", "What happened in 2019?") == []  # the question's own date
 
 
 def test_values_conflict_only_when_both_cannot_be_true():
     assert not compatible(("day", None, 1, 20), ("day", 2022, 1, 10))
     assert compatible(("month", 2022, 1, None), ("day", None, 1, 12))
-    assert not compatible(("amount", 12.0), ("amount", 17.0)) and compatible(("amount", 40.0), ("amount", 40.0))
+    assert not compatible(("amount", 12.0, None), ("amount", 17.0, None))
+    assert compatible(("amount", 40.0, None), ("amount", 40.0, None))
+    # amounts in different units measure different things: never two answers to one question
+    assert not comparable(("amount", 2.0, "time"), ("amount", 8870.0, None))
+    assert comparable(("amount", 6.0, "length"), ("amount", 9.0, "length"))
 
 
 def test_a_clause_is_what_a_value_dates():
