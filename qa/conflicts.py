@@ -28,6 +28,7 @@ Decisions:
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from typing import Sequence
@@ -36,14 +37,15 @@ from qa.dates import DATELINE, month_number
 from qa.gate import DATE_PHRASE, Evidence, counted_noun, topic
 from qa.lexicon import MONTH_PATTERN, NUMBER_WORD_PATTERN, YEAR, word_number
 from qa.ranker import Candidate
-from qa.text import names, numbers, stem, terms, words
+from qa.text import STOPWORDS, date_span, names, numbers, stem, terms, words
 from qa.types import Article, Hit
 
 _DATE = re.compile(
     rf"\b(?:(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<m1>{MONTH_PATTERN}),?(?:\s+(?P<y1>\d{{4}}))?"
     rf"|(?P<m2>{MONTH_PATTERN})\s+(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(?P<y2>\d{{4}}))?(?!\d)"
     rf"|(?P<m3>{MONTH_PATTERN})\s+(?P<y3>\d{{4}})"
-    rf"|(?:in|since|by)\s+(?P<y4>1[89]\d\d|20\d\d))\b",
+    rf"|(?:in|since|by)\s+(?P<y4>1[89]\d\d|20\d\d)"
+    rf"|(?:end|beginning|start|middle)\s+of\s+(?P<m5>{MONTH_PATTERN}))\b",
     re.IGNORECASE,
 )
 # An amount: an optional currency sign, digits (possessive: "1,240-metre" is one token, never
@@ -55,8 +57,9 @@ _AMOUNT = re.compile(
     r"(?:(?:\s+|-)(?P<unit>per\s+cent|[a-z]+)|(?P<pct>%))?(?![\w-])",
     re.IGNORECASE,
 )
-_MEASURED = re.compile(r"\bhow (?:tall|high|deep|wide|big|large|heavy|fast|long|far|old|much|many)\b|\bmagnitude\b"
-                       r"|\bwhat (?:percentage|proportion|share|number|size|height|length|depth)\b", re.I)
+_MEASURED = re.compile(r"^\W*(?:\w+\s+){0,2}?how (?:tall|high|deep|wide|big|large|heavy|fast|long|far|old|much|many)\b"
+                       r"|\bmagnitude\b|\bturnout\b|\bwhat (?:percentage|proportion|share|number|size|height|length|depth|speed)\b"
+                       r"|^\W*what (?:will|would|did|does|do)\b.*\bcost\b", re.I)
 # A figure the same sentence corrects: the value before it was superseded by the one after.
 _REVISED = re.compile(r"\b(?:revised|raised|lowered|corrected|updated|increased|reduced|put)\b[^.;]*?\bto\b", re.I)
 _MULTIPLIERS = {"thousand": 1e3, "million": 1e6, "m": 1e6, "billion": 1e9, "bn": 1e9}
@@ -83,8 +86,10 @@ _ASKED_UNIT = (
     (re.compile(r"\bhow much\b.*\b(?:cost|costs|price|paid|pay|fine|fined|worth|budget|spend|spent|damage|raise|"
                 r"raised|owe|owed|compensation|bill)\b|\bhow much money\b|\bhow many (?:euros|dollars|pounds|crowns)\b",
                 re.I), {"money"}),
-    (re.compile(r"\bhow (?:long|tall|high|deep|far|wide)\b|\bhow many (?:metres|meters|kilometres|kilometers|miles|feet)\b", re.I),
-     {"length", "time"}),
+    (re.compile(r"\bhow (?:long|tall|high|deep|far|wide)\b|\bhow many (?:metres|meters|kilometres|kilometers|miles|feet)\b"
+                r"|\bwhat (?:height|length|depth|width|distance)\b", re.I), {"length", "time"}),
+    (re.compile(r"\bhow fast\b|\bwhat speed\b", re.I), {"speed", "length"}),
+    (re.compile(r"\bturnout\b", re.I), {"percent"}),
     (re.compile(r"\bhow many (?:hours|days|weeks|months|years|minutes)\b", re.I), {"time"}),
 )
 
@@ -94,6 +99,7 @@ MIN_TOPIC = 0.5  # share of the question's names a passage's chunk and title mus
 MIN_SCORE = 0.05  # a report's sentence must be at least this likely an answer …
 MIN_SHARE = 0.15  # … and at least this share of the best sentence's probability
 DEPTH = 12  # ranked sentences read
+SAME_STORY_DAYS = 31  # reports further apart that differ describe a change (qa/freshness.py), not a conflict
 EVENT_SHARE = 0.4  # a question word in this share of a report's sentences names the event
 
 
@@ -148,6 +154,8 @@ def values_in(kind: str, sentence: str, question: str) -> list[tuple[int, int, t
             g = m.groupdict()
             if g["y4"]:
                 key = ("year", int(g["y4"]), None, None)
+            elif g["m5"]:  # "by the end of September"
+                key = ("month", None, month_number(g["m5"]), None)
             elif g["m3"]:
                 key = ("month", int(g["y3"]), month_number(g["m3"]), None)
             else:
@@ -164,7 +172,7 @@ def values_in(kind: str, sentence: str, question: str) -> list[tuple[int, int, t
             digits, word = m.group("digits"), m.group("word")
             if digits:
                 raw = digits.replace(",", "")
-                if YEAR.match(raw) or raw in asked:
+                if (YEAR.match(raw) and "," not in digits) or raw in asked:  # "2,087 votes" is no year
                     continue
                 try:
                     value = float(raw)
@@ -285,11 +293,13 @@ def _event_words(text: str, stems: set[str]) -> set[str]:
 
 
 def measured(question: str) -> bool:
-    """A question asking for a quantity the gate's answer types do not name ("How tall …",
-    "What was the magnitude …").
+    """A question asking for a quantity, by its opening words ("How fast was the train going
+    when …" asks for a speed, not a date) or the quantity it names ("What was the magnitude …").
 
     >>> measured("How tall will the roof be?"), measured("What was the magnitude of the quake?"), measured("Who won?")
     (True, True, False)
+    >>> measured("How fast was it going when it derailed?"), measured("When did it start?")
+    (True, False)
     """
     return bool(_MEASURED.search(question))
 
@@ -317,15 +327,29 @@ def _pick(kind: str, c: Candidate, question: str, reference: tuple | None, predi
             continue
         if reference is None and kind == "number" and wanted is not None and key[2] not in wanted:
             continue
-        if reference is None and kind == "number" and wanted is None and key[2] not in (None, "percent"):
+        if reference is None and wanted is None and re.search(r"\bhow many\b", question, re.I) and key[2] not in (None, "percent"):
             continue  # "How many …" counts things, not hours or metres
         part = clause(c.text, s, e, [(a, b) for a, b, _ in spans])
         verb = _matches(part, predicate)
-        counted = bool(noun) and any(stem(w)[:PREFIX] == noun[:PREFIX] for w in words(c.text[e:e + 40])[:3])
+        after = words(c.text[e:e + 40])[:3]
+        counted = bool(noun) and any(_same_word(stem(w.lower()), noun) for w in after)
         if kind == "number" and key[2] is None and not (verb or counted or _matches(part, {noun} if noun else set())):
             continue
+        if kind == "number" and key[2] is None and noun and not verb and not counted and after \
+                and after[0].isalpha() and after[0].lower() not in STOPWORDS:
+            continue  # "Three wards … closed" counts wards, not the patients asked about
         found.append(((verb, counted, -_distance(c.text, s, e, said)), (s, e, key)))
     return max(found, key=lambda f: f[0])[1] if found else None
+
+
+def within_days(sides: Sequence[Side], hits: Sequence[Hit], days: int) -> bool:
+    """Whether the reports of the sides were published within `days` of each other (an
+    undated report counts as within)."""
+    dates = [date_span(hits[side.candidates[0].hit].article.date)[0] for side in sides if hits[side.candidates[0].hit].article.date]
+    if len(dates) < 2:
+        return True
+    first, last = min(dates), max(dates)
+    return (dt.date.fromisoformat(last) - dt.date.fromisoformat(first)).days <= days
 
 
 def _states(text: str, kind: str, question: str, key: tuple) -> bool:
@@ -343,9 +367,7 @@ def conflict(evidence: Evidence, hits: Sequence[Hit], question: str) -> tuple[Si
     measures the same thing (same unit) and cannot be true with the first. A report whose
     best such sentence gives a value of another unit answers something else and is not
     read further."""
-    kind = evidence.answer_type
-    if kind is None and measured(question):
-        kind = "number"
+    kind = "number" if measured(question) else evidence.answer_type
     if kind not in ("date", "number") or not evidence.ranked:
         return ()
     weights = topic(evidence.weights)
@@ -398,4 +420,4 @@ def conflict(evidence: Evidence, hits: Sequence[Hit], question: str) -> tuple[Si
     return tuple(sides[:3]) if len(sides) > 1 else ()
 
 
-__all__ = ["Side", "compatible", "conflict", "values_in"]
+__all__ = ["SAME_STORY_DAYS", "within_days", "Side", "compatible", "conflict", "values_in"]
