@@ -132,6 +132,9 @@ def asked_units(question: str) -> set[str] | None:
     for pattern, units in _ASKED_UNIT:
         if pattern.search(question):
             return units
+    counted = re.search(r"\bhow many\s+([a-z]+)", question, re.I)
+    if counted and unit_of(counted.group(1)):  # "How many acres …"
+        return {unit_of(counted.group(1))}
     return None
 
 
@@ -192,8 +195,9 @@ def values_in(kind: str, sentence: str, question: str) -> list[tuple[int, int, t
             if unit is None and m.group("sign"):
                 unit = "money"
             number_end = m.end("mult") if m.group("mult") else m.end("digits") if digits else m.end("word")
+            written = m.group("pct") or unit_of(m.group("unit"))  # "£14.2 million budget" shows as "£14.2 million"
             hyphenated = m.group("unit") and masked[m.start("unit") - 1] == "-"  # "6-metre gash" shows as "6"
-            end = m.end() if unit and not hyphenated else number_end
+            end = m.end() if written and not hyphenated else number_end
             out.append((m.start(), end, ("amount", value, unit)))
         revised = _REVISED.search(masked)
         if revised:  # "initially said 14 … later revised the toll to 17": only the later value stands
@@ -352,6 +356,20 @@ def within_days(sides: Sequence[Side], hits: Sequence[Hit], days: int) -> bool:
     return (dt.date.fromisoformat(last) - dt.date.fromisoformat(first)).days <= days
 
 
+def _counted(question: str) -> str | None:
+    """The stem of what a "how many" question counts, past any name: "How many Saltmarsh
+    Sound festival-goers …" counts festival-goers.
+
+    >>> _counted("How many Saltmarsh Sound festival-goers were hurt?"), _counted("How many jobs will go?")
+    ('festival-go', 'job')
+    """
+    m = re.search(r"\bhow many\s+(?:of\s+the\s+)?((?:[A-Z][\w'’-]*\s+)*)([\w-]+)", question, re.I)
+    if not m:
+        return None
+    rest = [w for w in words(question[m.start(1):]) if not w[0].isupper()]
+    return stem(rest[0].lower()) if rest else counted_noun(question)
+
+
 def _states(text: str, kind: str, question: str, key: tuple) -> bool:
     """Whether a report's text states the value `key` anywhere."""
     return any(compatible(k, key) and comparable(k, key) for _, _, k in values_in(kind, text, question))
@@ -374,7 +392,7 @@ def conflict(evidence: Evidence, hits: Sequence[Hit], question: str) -> tuple[Si
     special = {s for w in names(question[1:]) | numbers(question) for s in terms(w)}
     said = {s: w for s, w in weights.items() if s not in special}  # what is asked about the named things
     named = {s: w for s, w in weights.items() if s in special} or weights
-    noun = counted_noun(question) if kind == "number" else None
+    noun = _counted(question) if kind == "number" else None
     best = evidence.ranked[0]
     lead = hits[best.hit].article
     # What is asked about the event: the question's words less the counted noun and the
@@ -401,11 +419,11 @@ def conflict(evidence: Evidence, hits: Sequence[Hit], question: str) -> tuple[Si
             continue
         if not values_in(kind, c.text, question):
             continue  # this sentence of the report states no value: its next one may
-        read.add(article.id)  # the report's answer is this sentence, whatever it gives
-        if not distinct_reports(lead, article):
-            continue
         picked = _pick(kind, c, question, first[2], predicate, noun, said)
-        if picked is None:
+        if picked is None and kind == "number" and first[2][2] == "money":
+            continue  # no sum of money in a sentence of a report about one: its next sentence may give it
+        read.add(article.id)  # the report's answer is this sentence: a count it gives is its count
+        if picked is None or not distinct_reports(lead, article):
             continue
         s, e, key = picked
         if key[0] == "amount" and not compatible(key, first[2]) and (
