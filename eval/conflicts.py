@@ -49,6 +49,7 @@ SETS = {  # name: (questions, the articles written for them)
     "heldout4": (ROOT / "eval" / "questions" / "conflicts_heldout4.jsonl", ROOT / "eval" / "conflict_articles_heldout4"),
     "heldout5": (ROOT / "eval" / "questions" / "conflicts_heldout5.jsonl", ROOT / "eval" / "conflict_articles_heldout5"),
     "heldout6": (ROOT / "eval" / "questions" / "conflicts_heldout6.jsonl", ROOT / "eval" / "conflict_articles_heldout6"),
+    "heldout7": (ROOT / "eval" / "questions" / "conflicts_heldout7.jsonl", ROOT / "eval" / "conflict_articles_heldout7"),
 }
 
 
