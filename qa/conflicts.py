@@ -52,16 +52,19 @@ _DATE = re.compile(
 # "1" then ",240") or a number word, an optional multiplier, and the unit that follows, written
 # apart or hyphenated ("6-metre gash").
 _AMOUNT = re.compile(
-    rf"(?P<sign>[€$£])?(?:(?<![\w.,-])(?P<digits>\d[\d,]*+(?:\.\d+)?+)|\b(?P<word>{NUMBER_WORD_PATTERN}))"
+    rf"(?P<sign>[€$£])?(?:(?<![\w.,:-])(?P<digits>\d[\d,]*+(?:\.\d+)?+)|\b(?P<word>{NUMBER_WORD_PATTERN}))"
     r"(?:\s*(?P<mult>million|billion|thousand|bn|m)\b)?"
-    r"(?:(?:\s+|-)(?P<unit>per\s+cent|[a-z]+)|(?P<pct>%))?(?![\w-])",
+    r"(?:(?:\s+|-)(?P<unit>per\s+cent|[a-z]+)|(?P<pct>%)|(?P<deg>\s?°\s?[CF]?))?(?![\w-])",
     re.IGNORECASE,
 )
 _MEASURED = re.compile(r"^\W*(?:\w+\s+){0,2}?how (?:tall|high|deep|wide|big|large|heavy|fast|long|far|old|much|many)\b"
-                       r"|\bmagnitude\b|\bturnout\b|\bwhat (?:percentage|proportion|share|number|size|height|length|depth|speed)\b"
+                       r"|\bmagnitude\b|\bturnout\b|\btemperature\b|\bwhat (?:percentage|proportion|share|number|size|height|length|depth|speed)\b"
                        r"|^\W*what (?:will|would|did|does|do)\b.*\bcost\b", re.I)
 # A figure the same sentence corrects: the value before it was superseded by the one after.
 _REVISED = re.compile(r"\b(?:revised|raised|lowered|corrected|updated|increased|reduced|put)\b[^.;]*?\bto\b", re.I)
+_RATE = re.compile(r"\s*(?:[a-z]+\s+){0,2}?(?:per|for each|each|a|an)\s+(?:share|head|person|year|month|week|day|hour|"
+                   r"household|home|passenger|ticket|tonne|litre|barrel|kilo|unit)\b", re.I)
+_BOUND = re.compile(r"\b(?:aged|age|ages|under|over)\s+$", re.I)
 _MULTIPLIERS = {"thousand": 1e3, "million": 1e6, "m": 1e6, "billion": 1e9, "bn": 1e9}
 # Units that say what an amount measures: two amounts in different units are about different
 # things ("2 hours" is not a count of runners), the same amount in one unit is one fact.
@@ -173,6 +176,8 @@ def values_in(kind: str, sentence: str, question: str) -> list[tuple[int, int, t
         masked = DATE_PHRASE.sub(lambda m: " " * len(m.group(0)), sentence)
         for m in _AMOUNT.finditer(masked, skip):
             digits, word = m.group("digits"), m.group("word")
+            if digits and (re.match(r"[:.]\d", masked[m.end("digits"):m.end("digits") + 2]) or _BOUND.search(masked[:m.start()])):
+                continue  # "6:40 pm" is a time of day; "children under 10", "aged 41": an age, not a count
             if digits:
                 raw = digits.replace(",", "")
                 if (YEAR.match(raw) and "," not in digits) or raw in asked:  # "2,087 votes" is no year
@@ -191,11 +196,13 @@ def values_in(kind: str, sentence: str, question: str) -> list[tuple[int, int, t
                 if m.group("mult").lower() == "m" and not m.group("sign"):
                     continue  # "6 m" is six metres unless money is written ("€6m")
                 value *= _MULTIPLIERS[m.group("mult").lower()]
-            unit = "percent" if m.group("pct") else unit_of(m.group("unit"))
+            unit = "percent" if m.group("pct") else "temperature" if m.group("deg") else unit_of(m.group("unit"))
             if unit is None and m.group("sign"):
                 unit = "money"
+            if unit and _RATE.match(masked, m.end()):  # "£4.20 for each share" is a price, not the deal's value
+                unit += "/rate"
             number_end = m.end("mult") if m.group("mult") else m.end("digits") if digits else m.end("word")
-            written = m.group("pct") or unit_of(m.group("unit"))  # "£14.2 million budget" shows as "£14.2 million"
+            written = m.group("pct") or m.group("deg") or unit_of(m.group("unit"))  # "£14.2 million budget" shows as "£14.2 million"
             hyphenated = m.group("unit") and masked[m.start("unit") - 1] == "-"  # "6-metre gash" shows as "6"
             end = m.end() if written and not hyphenated else number_end
             out.append((m.start(), end, ("amount", value, unit)))
@@ -336,6 +343,9 @@ def _pick(kind: str, c: Candidate, question: str, reference: tuple | None, predi
         part = clause(c.text, s, e, [(a, b) for a, b, _ in spans])
         verb = _matches(part, predicate)
         after = words(c.text[e:e + 40])[:3]
+        if kind == "number" and key[2] is None and [w.lower() for w in after[:1]] == ["of"] \
+                and not re.search(r"\bhow many of\b", question, re.I):
+            continue  # "Two of the injured" is a part of the count asked, not the count
         counted = bool(noun) and any(_same_word(stem(w.lower()), noun) for w in after)
         if kind == "number" and key[2] is None and not (verb or counted or _matches(part, {noun} if noun else set())):
             continue
@@ -371,7 +381,7 @@ def _counted(question: str) -> str | None:
 
 
 def _states(text: str, kind: str, question: str, key: tuple) -> bool:
-    """Whether a report's text states the value `key` anywhere."""
+    """Whether a report's text states the value `key` anywhere (in the same unit)."""
     return any(compatible(k, key) and comparable(k, key) for _, _, k in values_in(kind, text, question))
 
 
@@ -397,7 +407,12 @@ def conflict(evidence: Evidence, hits: Sequence[Hit], question: str) -> tuple[Si
     lead = hits[best.hit].article
     # What is asked about the event: the question's words less the counted noun and the
     # words that name the event in the lead report ("fire", "earthquake").
-    event = _event_words(lead.text, set(said))
+    titled = {}
+    for h in hits:  # a question word in the headlines of two reports names the event ("fire", "pier")
+        if _context_about(h, named):
+            for t in set(terms(h.article.title or "")):
+                titled.setdefault(t, set()).add(h.article.id)
+    event = _event_words(lead.text, set(said)) | {s for s in said if any(_same_word(s, t) and len(ids) > 1 for t, ids in titled.items())}
     predicate = {s for s in said if not (noun and _same_word(s, noun)) and s not in event}
     floor = max(MIN_SCORE, MIN_SHARE * best.score)
     if not _context_about(hits[best.hit], named):

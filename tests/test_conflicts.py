@@ -89,3 +89,38 @@ def test_no_false_alarm_on_the_held_out_conflict_set():
     result = mod.run("heldout")
     false_alarms = [q for q in result["per_question"] if q["reported"] and not q["labelled"]]
     assert false_alarms == [] and result["questions"] == 12
+
+
+def test_values_that_are_not_the_amount_asked_are_marked_or_skipped():
+    from qa.conflicts import values_in
+
+    keys = lambda s: [k for *_, k in values_in("number", s, "?")]  # noqa: E731
+    assert keys("The outage began at about 6:40 pm.") == []  # a time of day
+    assert keys("Two of the injured were children under 10.") == [("amount", 2.0, None)]  # an age bound is no count
+    assert keys("Harrowgate will pay £4.20 for each share.") == [("amount", 4.2, "money/rate")]  # a price, not a total
+    assert keys("Marsh received 2,087 votes.") == [("amount", 2087.0, None)]  # a comma: no year
+    assert keys("Temperatures reached 42.1°C.") == [("amount", 42.1, "temperature")]
+
+
+def test_the_question_says_what_kind_of_value_it_asks_for():
+    from qa.conflicts import _counted, asked_units, measured
+
+    assert measured("How fast was the train going when it derailed?")  # a speed, though it says "when"
+    assert measured("What was the turnout in the by-election?") and not measured("When did the strike begin?")
+    assert asked_units("How many acres has the wildfire burned?") == {"area"}
+    assert asked_units("What percentage of voters turned out?") == {"percent"}
+    assert _counted("How many Saltmarsh Sound festival-goers were taken to hospital?") == "festival-go"
+
+
+def test_reports_weeks_apart_are_a_change_not_a_conflict():
+    from qa.conflicts import Side, within_days
+    from qa.ranker import Candidate
+    from qa.types import Article, Chunk, Hit
+
+    def hit(i, date):
+        a = Article(id=f"a{i}", text="x", date=date, publisher=f"P{i}")
+        return Hit(chunk=Chunk(article_id=a.id, start=0, end=1, text="x"), article=a, score=1.0)
+
+    hits = [hit(0, "2024-03-12"), hit(1, "2024-03-13"), hit(2, "2024-09-01")]
+    side = lambda i: Side(str(i), ("amount", float(i), None), (Candidate(i, 0, 1, "x", ""),))  # noqa: E731
+    assert within_days([side(0), side(1)], hits, 31) and not within_days([side(0), side(2)], hits, 31)
