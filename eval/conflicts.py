@@ -50,6 +50,7 @@ SETS = {  # name: (questions, the articles written for them)
     "heldout5": (ROOT / "eval" / "questions" / "conflicts_heldout5.jsonl", ROOT / "eval" / "conflict_articles_heldout5"),
     "heldout6": (ROOT / "eval" / "questions" / "conflicts_heldout6.jsonl", ROOT / "eval" / "conflict_articles_heldout6"),
     "heldout7": (ROOT / "eval" / "questions" / "conflicts_heldout7.jsonl", ROOT / "eval" / "conflict_articles_heldout7"),
+    "heldout8": (ROOT / "eval" / "questions" / "conflicts_heldout8.jsonl", ROOT / "eval" / "conflict_articles_heldout8"),
 }
 
 
