@@ -52,7 +52,7 @@ _DATE = re.compile(
 # "1" then ",240") or a number word, an optional multiplier, and the unit that follows, written
 # apart or hyphenated ("6-metre gash").
 _AMOUNT = re.compile(
-    rf"(?P<sign>[€$£])?(?:(?<![\w.,:-])(?P<digits>\d[\d,]*+(?:\.\d+)?+)|\b(?P<word>{NUMBER_WORD_PATTERN}))"
+    rf"(?P<sign>[€$£])?(?:(?<![\w.,:-])(?P<digits>\d+(?:,\d{{3}})*+(?:\.\d+)?+)|\b(?P<word>{NUMBER_WORD_PATTERN}))"
     r"(?:\s*(?P<mult>million|billion|thousand|bn|m)\b)?"
     r"(?:(?:\s+|-)(?P<unit>per\s+cent|[a-z]+)|(?P<pct>%)|(?P<deg>\s?°\s?[CF]?))?(?![\w-])",
     re.IGNORECASE,
@@ -64,6 +64,7 @@ _MEASURED = re.compile(r"^\W*(?:\w+\s+){0,2}?how (?:tall|high|deep|wide|big|larg
 _REVISED = re.compile(r"\b(?:revised|raised|lowered|corrected|updated|increased|reduced|put)\b[^.;]*?\bto\b", re.I)
 _RATE = re.compile(r"\s*(?:[a-z]+\s+){0,2}?(?:per|for each|each|a|an)\s+(?:share|head|person|year|month|week|day|hour|"
                    r"household|home|passenger|ticket|tonne|litre|barrel|kilo|unit)\b", re.I)
+_AGE = re.compile(r"[A-Z][\w'’-]+,\s$")  # "Helena Morsby, 58, said": an age after a name
 _BOUND = re.compile(r"\b(?:aged|age|ages|under|over)\s+$", re.I)
 _MULTIPLIERS = {"thousand": 1e3, "million": 1e6, "m": 1e6, "billion": 1e9, "bn": 1e9}
 # Units that say what an amount measures: two amounts in different units are about different
@@ -100,7 +101,8 @@ _ASKED_UNIT = (
 PREFIX = 6  # letters two word forms share to count as one word ("hospitalised" ~ "hospital")
 MIN_TOPIC = 0.5  # share of the question's names a passage's chunk and title must hold
 MIN_SCORE = 0.05  # a report's sentence must be at least this likely an answer …
-MIN_SHARE = 0.15  # … and at least this share of the best sentence's probability
+MIN_SHARE = 0.3  # … and at least this share of the best sentence's probability (amounts) …
+MIN_SHARE_DATE = 0.15  # … or of it for dates: a sentence holds fewer dates than amounts, so fewer wrong ones
 DEPTH = 12  # ranked sentences read
 SAME_STORY_DAYS = 31  # reports further apart that differ describe a change (qa/freshness.py), not a conflict
 EVENT_SHARE = 0.4  # a question word in this share of a report's sentences names the event
@@ -176,7 +178,8 @@ def values_in(kind: str, sentence: str, question: str) -> list[tuple[int, int, t
         masked = DATE_PHRASE.sub(lambda m: " " * len(m.group(0)), sentence)
         for m in _AMOUNT.finditer(masked, skip):
             digits, word = m.group("digits"), m.group("word")
-            if digits and (re.match(r"[:.]\d", masked[m.end("digits"):m.end("digits") + 2]) or _BOUND.search(masked[:m.start()])):
+            if digits and (re.match(r"[:.]\d", masked[m.end("digits"):m.end("digits") + 2]) or _BOUND.search(masked[:m.start()])
+                           or (_AGE.search(masked[:m.start()]) and masked[m.end("digits"):m.end("digits") + 1] == ",")):
                 continue  # "6:40 pm" is a time of day; "children under 10", "aged 41": an age, not a count
             if digits:
                 raw = digits.replace(",", "")
@@ -414,7 +417,7 @@ def conflict(evidence: Evidence, hits: Sequence[Hit], question: str) -> tuple[Si
                 titled.setdefault(t, set()).add(h.article.id)
     event = _event_words(lead.text, set(said)) | {s for s in said if any(_same_word(s, t) and len(ids) > 1 for t, ids in titled.items())}
     predicate = {s for s in said if not (noun and _same_word(s, noun)) and s not in event}
-    floor = max(MIN_SCORE, MIN_SHARE * best.score)
+    floor = max(MIN_SCORE, (MIN_SHARE if kind == "number" else MIN_SHARE_DATE) * best.score)
     if not _context_about(hits[best.hit], named):
         return ()
     # The lead report's answer: its best sentence, or a close one of it whose value's clause

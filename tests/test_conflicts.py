@@ -124,3 +124,8 @@ def test_reports_weeks_apart_are_a_change_not_a_conflict():
     hits = [hit(0, "2024-03-12"), hit(1, "2024-03-13"), hit(2, "2024-09-01")]
     side = lambda i: Side(str(i), ("amount", float(i), None), (Candidate(i, 0, 1, "x", ""),))  # noqa: E731
     assert within_days([side(0), side(1)], hits, 31) and not within_days([side(0), side(2)], hits, 31)
+
+
+def test_ages_and_thousands_are_read_as_written():
+    keys = [k for *_, k in values_in("number", "Curator Helena Morsby, 58, said 1,240 items and 2,087 votes.", "?")]
+    assert keys == [("amount", 1240.0, None), ("amount", 2087.0, None)]  # "Morsby, 58," is an age
