@@ -19,7 +19,7 @@ from typing import Iterator, Protocol, Sequence
 
 from qa.compose import (closest_passages, compose_conflict, compose_extractive, compose_fresh, compose_summary,
                         compose_timeline, refusal_text, short_answer)
-from qa.conflicts import SAME_STORY_DAYS, conflict, within_days
+from qa.conflicts import conflict
 from qa.freshness import freshest
 from qa.timeline import timeline_lines
 from qa.config import Config
@@ -203,10 +203,9 @@ def answer_events(
         yield from refusing(f"The articles don't say: no passage about “{request.topic}” states a date. "
                             "The closest passages are listed below.")
         return
-    sides = conflict(evidence, hits, asked)
-    # Reports of one event, days apart, that disagree are a conflict; values years apart are a
-    # change over time (freshness: the newest "as of" its date).
-    fresh = None if sides and within_days(sides, hits, SAME_STORY_DAYS) else freshest(evidence, hits, asked)
+    sides = conflict(evidence, hits, asked)  # reports of one story, days apart, that disagree
+    # values years apart are a change over time: the newest "as of" its date
+    fresh = None if sides else freshest(evidence, hits, asked)
     if fresh is not None:  # an answer that changes over time: the newest report, "as of" its date
         verification["freshness"] = {"as_of": fresh.as_of, "older_value": fresh.older_value or None}
         yield from quoting(*compose_fresh(fresh, hits))

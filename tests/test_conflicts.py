@@ -112,18 +112,24 @@ def test_the_question_says_what_kind_of_value_it_asks_for():
     assert _counted("How many Saltmarsh Sound festival-goers were taken to hospital?") == "festival-go"
 
 
-def test_reports_weeks_apart_are_a_change_not_a_conflict():
-    from qa.conflicts import Side, within_days
-    from qa.ranker import Candidate
-    from qa.types import Article, Chunk, Hit
+def test_reports_months_apart_are_not_one_story():
+    from qa.conflicts import same_story
+    from qa.types import Article
 
-    def hit(i, date):
-        a = Article(id=f"a{i}", text="x", date=date, publisher=f"P{i}")
-        return Hit(chunk=Chunk(article_id=a.id, start=0, end=1, text="x"), article=a, score=1.0)
+    def report(date):
+        return Article(id=f"a{date}", text="x", date=date, publisher="P")
 
-    hits = [hit(0, "2024-03-12"), hit(1, "2024-03-13"), hit(2, "2024-09-01")]
-    side = lambda i: Side(str(i), ("amount", float(i), None), (Candidate(i, 0, 1, "x", ""),))  # noqa: E731
-    assert within_days([side(0), side(1)], hits, 31) and not within_days([side(0), side(2)], hits, 31)
+    assert same_story(report("2024-03-12"), report("2024-03-13")) and same_story(report("2024-03"), report("2024-04-20"))
+    assert not same_story(report("2020-02-12"), report("2022-01-14"))  # a later article recalling an older date
+    assert same_story(report("2022-01-14"), Article(id="u", text="x"))  # undated: may be the same story
+
+
+@pytest.mark.parametrize("question", ["On what date did Stoltenberg say the demise of the INF Treaty shows the strength of NATO?",
+                                      "In what month and year did the US leave the treaty whose demise Stoltenberg regretted "
+                                      "in February 2020?"])
+def test_a_date_recalled_years_later_is_not_a_conflict(assistant, question):
+    a = assistant.ask(question, mode="extractive")
+    assert a.conflicts == () and not a.text.startswith("Reports differ")
 
 
 def test_ages_and_thousands_are_read_as_written():
