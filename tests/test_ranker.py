@@ -105,3 +105,19 @@ def test_a_question_is_refused_when_its_article_is_removed(bundled_index_dir, tm
     assistant.remove("001_a8a96078134d5575.txt")
     refused = assistant.ask(question)
     assert refused.refused, refused.text
+
+
+def test_batching_by_length_gives_the_scores_of_one_padded_batch(ranker):
+    import torch
+
+    from qa.ranker import pair_text
+
+    sentences = article_sentences("003_c804dac4115a1700.txt")[:11]  # more than two batches, lengths differ
+    question = "What did Stoltenberg say about the INF Treaty?"
+    got = ranker.score(question, candidates_of(sentences))
+    tokenizer, model = ranker._load()
+    enc = tokenizer([question] * len(sentences), [pair_text("", s) for s in sentences], truncation="only_second",
+                    max_length=ranker.max_length, padding=True, return_tensors="pt")
+    with torch.inference_mode():
+        want = model(**enc).float().numpy()
+    assert np.allclose(got, want, atol=1e-4) and len(set(np.round(got, 3))) > 1
