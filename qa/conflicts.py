@@ -333,38 +333,53 @@ def _context_about(hit: Hit, names_asked: dict[str, float]) -> bool:
     return _about(f"{hit.article.title or ''} {hit.chunk.text}", names_asked) >= MIN_TOPIC
 
 
-def _pick(kind: str, c: Candidate, question: str, reference: tuple | None, predicate: set[str], noun: str | None,
-          said: dict[str, float]) -> tuple[int, int, tuple] | None:
-    """The value of the candidate that answers the question, or None.
+@dataclass(frozen=True)
+class _Asked:
+    """What the question asks, read once per question: the kind of value, the units it asks
+    for, what it counts, and the words of what is asked about the event."""
 
-    Among the values of the right kind (the unit the question asks for, or the first side's
-    unit), the one whose clause states what is asked (the question's verb or counted noun),
-    then the nearest to a word of the question. An amount of counted things (no unit) must
-    have the counted noun or the asked verb in its clause: "40 firefighters were deployed"
-    does not answer "How many people were evacuated?"."""
-    spans = values_in(kind, c.text, question)
-    wanted = asked_units(question) if kind == "number" else None
+    text: str
+    kind: str  # "date" or "number"
+    wanted: set[str] | None  # units the question names (asked_units)
+    counts: bool  # "How many …": things, not hours or metres
+    of_them: bool  # "How many of the …": a part is what is asked
+    noun: str | None  # the counted noun's stem
+    predicate: set[str]  # what is asked about the event
+    said: dict[str, float]  # the question's words less its names
+
+
+def _pick(c: Candidate, spans: Sequence[tuple[int, int, tuple]], asked: _Asked,
+          reference: tuple | None) -> tuple[int, int, tuple, bool] | None:
+    """The value of the candidate that answers the question, and whether its clause states
+    what is asked; or None.
+
+    `spans` are the candidate's values (values_in). Among those of the right kind (the unit the
+    question asks for, or the first side's unit), the one whose clause states what is asked
+    (the question's verb or counted noun), then the nearest to a word of the question. An
+    amount of counted things (no unit) must have the counted noun or the asked verb in its
+    clause: "40 firefighters were deployed" does not answer "How many people were evacuated?"."""
+    counting = asked.kind == "number"
+    noun = asked.noun
     found = []
     for s, e, key in spans:
         if reference is not None and not comparable(reference, key):
             continue
-        if reference is None and kind == "number" and wanted is not None and key[2] not in wanted:
+        if reference is None and counting and asked.wanted is not None and key[2] not in asked.wanted:
             continue
-        if reference is None and wanted is None and re.search(r"\bhow many\b", question, re.I) and key[2] not in (None, "percent"):
+        if reference is None and asked.wanted is None and asked.counts and key[2] not in (None, "percent"):
             continue  # "How many …" counts things, not hours or metres
         part = clause(c.text, s, e, [(a, b) for a, b, _ in spans])
-        verb = _matches(part, predicate)
+        verb = _matches(part, asked.predicate)
         after = words(c.text[e:e + 40])[:3]
-        if kind == "number" and key[2] is None and [w.lower() for w in after[:1]] == ["of"] \
-                and not re.search(r"\bhow many of\b", question, re.I):
+        plain = counting and key[2] is None
+        if plain and [w.lower() for w in after[:1]] == ["of"] and not asked.of_them:
             continue  # "Two of the injured" is a part of the count asked, not the count
         counted = bool(noun) and any(_same_word(stem(w.lower()), noun) for w in after)
-        if kind == "number" and key[2] is None and not (verb or counted or _matches(part, {noun} if noun else set())):
+        if plain and not (verb or counted or _matches(part, {noun} if noun else set())):
             continue
-        if kind == "number" and key[2] is None and noun and not verb and not counted and after \
-                and after[0].isalpha() and after[0].lower() not in STOPWORDS:
+        if plain and noun and not verb and not counted and after and after[0].isalpha() and after[0].lower() not in STOPWORDS:
             continue  # "Three wards … closed" counts wards, not the patients asked about
-        found.append(((verb, counted, -_distance(c.text, s, e, said)), (s, e, key)))
+        found.append(((verb, counted, -_distance(c.text, s, e, asked.said)), (s, e, key, bool(verb))))
     return max(found, key=lambda f: f[0])[1] if found else None
 
 
@@ -416,9 +431,11 @@ def conflict(evidence: Evidence, hits: Sequence[Hit], question: str) -> tuple[Si
     special = {s for w in names(question[1:]) | numbers(question) for s in terms(w)}
     said = {s: w for s, w in weights.items() if s not in special}  # what is asked about the named things
     named = {s: w for s, w in weights.items() if s in special} or weights
-    noun = _counted(question) if kind == "number" else None
     best = evidence.ranked[0]
+    if not _context_about(hits[best.hit], named):
+        return ()
     lead = hits[best.hit].article
+    noun = _counted(question) if kind == "number" else None
     # What is asked about the event: the question's words less the counted noun and the
     # words that name the event in the lead report ("fire", "earthquake").
     titled = {}
@@ -427,34 +444,35 @@ def conflict(evidence: Evidence, hits: Sequence[Hit], question: str) -> tuple[Si
             for t in set(terms(h.article.title or "")):
                 titled.setdefault(t, set()).add(h.article.id)
     event = _event_words(lead.text, set(said)) | {s for s in said if any(_same_word(s, t) and len(ids) > 1 for t, ids in titled.items())}
-    predicate = {s for s in said if not (noun and _same_word(s, noun)) and s not in event}
+    asked = _Asked(question, kind, asked_units(question) if kind == "number" else None,
+                   bool(re.search(r"\bhow many\b", question, re.I)), bool(re.search(r"\bhow many of\b", question, re.I)),
+                   noun, {s for s in said if not (noun and _same_word(s, noun)) and s not in event}, said)
     floor = max(MIN_SCORE, (MIN_SHARE if kind == "number" else MIN_SHARE_DATE) * best.score)
-    if not _context_about(hits[best.hit], named):
-        return ()
     # The lead report's answer: its best sentence, or a close one of it whose value's clause
     # states what is asked when the best one's does not.
     own = [c for c in evidence.ranked[:DEPTH] if hits[c.hit].article.id == lead.id and c.score >= floor]
-    picks = [(c, _pick(kind, c, question, None, predicate, noun, said)) for c in own]
+    picks = [(c, _pick(c, values_in(kind, c.text, question), asked, None)) for c in own]
     picks = [(c, p) for c, p in picks if p is not None]
     if not picks or picks[0][0] is not best:
         return ()  # the best passage gives no value about the question: nothing to compare
-    stating = [(c, p) for c, p in picks if _matches(clause(c.text, p[0], p[1]), predicate)]
-    top, first = stating[0] if stating and not _matches(clause(best.text, picks[0][1][0], picks[0][1][1]), predicate) else picks[0]
+    stating = [(c, p) for c, p in picks if p[3]]
+    top, first = stating[0] if stating and not picks[0][1][3] else picks[0]
     sides = [Side(top.text[first[0]:first[1]], first[2], (top,))]
     read = {lead.id}
     for c in evidence.ranked[1:DEPTH]:
         article = hits[c.hit].article
         if c.score < floor or article.id in read or not _context_about(hits[c.hit], named):
             continue
-        if not values_in(kind, c.text, question):
+        spans = values_in(kind, c.text, question)
+        if not spans:
             continue  # this sentence of the report states no value: its next one may
-        picked = _pick(kind, c, question, first[2], predicate, noun, said)
+        picked = _pick(c, spans, asked, first[2])
         if picked is None and kind == "number" and first[2][2] == "money":
             continue  # no sum of money in a sentence of a report about one: its next sentence may give it
         read.add(article.id)  # the report's answer is this sentence: a count it gives is its count
         if picked is None or not distinct_reports(lead, article) or not same_story(lead, article):
             continue
-        s, e, key = picked
+        s, e, key, _ = picked
         if key[0] == "amount" and not compatible(key, first[2]) and (
                 _states(lead.text, kind, question, key) or _states(article.text, kind, question, first[2])):
             continue  # each report also states the other's figure: two facts, not a disagreement

@@ -31,6 +31,8 @@ _TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
 _SMALL = "one two three four five six seven eight nine".split()
 NUMBER_WORD_PATTERN = (rf"(?:{'|'.join(_TENS)})(?:[- ](?:{'|'.join(_SMALL)}))?|{'|'.join(_TEENS)}"
                        rf"|{'|'.join(sorted(NUMBER_WORDS, key=len, reverse=True))}")
+_WORD_VALUES = {w: int(v) for w, v in NUMBER_WORDS.items()} | {w: 13 + i for i, w in enumerate(_TEENS)} \
+    | {w: 20 + 10 * i for i, w in enumerate(_TENS)}
 
 
 def word_number(text: str) -> int | None:
@@ -40,8 +42,7 @@ def word_number(text: str) -> int | None:
     (13, 62, 20, None)
     """
     parts = re.split(r"[- ]", text.lower().strip())
-    values = {w: int(v) for w, v in NUMBER_WORDS.items()} | {w: 13 + i for i, w in enumerate(_TEENS)} \
-        | {w: 20 + 10 * i for i, w in enumerate(_TENS)}
+    values = _WORD_VALUES
     if not parts or any(p not in values for p in parts):
         return None
     if len(parts) == 1:
