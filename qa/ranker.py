@@ -174,14 +174,12 @@ class CrossEncoderRanker:
         texts = [pair_text(c.title, c.text) for c in cands]
         # Pairs run in small batches of similar length: one batch padded to its longest pair
         # spends about a third of its work on padding (bench: 231 -> 206 ms for 16 pairs).
-        lengths = [len(ids) for ids in tokenizer([question] * len(texts), texts, truncation="only_second",
-                                                 max_length=self.max_length)["input_ids"]]
-        order = np.argsort(lengths, kind="stable")
+        pairs = tokenizer([question] * len(texts), texts, truncation="only_second", max_length=self.max_length)
+        order = np.argsort([len(ids) for ids in pairs["input_ids"]], kind="stable")
         out = np.zeros(len(texts), dtype=np.float32)
         for i in range(0, len(order), PAIR_BATCH):
             part = order[i:i + PAIR_BATCH]
-            enc = tokenizer([question] * len(part), [texts[j] for j in part], truncation="only_second",
-                            max_length=self.max_length, padding=True, return_tensors="pt")
+            enc = tokenizer.pad({k: [pairs[k][j] for j in part] for k in pairs.keys()}, return_tensors="pt")
             with torch.inference_mode():
                 out[part] = model(**enc).float().numpy()
         return out
