@@ -43,10 +43,13 @@ test-fast: install
 	$(BIN)/python -m pytest -m "not slow and not browser"
 
 # Retrain the answer-sentence ranker and refit its calibration from ../shared/bench (SQuAD
-# dev, fixed split, seed 0). Never part of `run` or `test`: the result ships in models/.
+# dev, fixed split, seed 0), then refit the conflict value scorer on the labelled conflict
+# sets that were read (it reads the ranker's scores). Never part of `run` or `test`: the
+# results ship in models/.
 model: install
 	$(BIN)/python -m qa.train --layers $(RANKER_LAYERS) --out models/answer-ranker
 	$(BIN)/python -m qa.calibrate fit --model models/answer-ranker
+	$(BIN)/python -m qa.fit_conflicts --out models/conflict-values
 
 bench: install index
 	$(BIN)/python bench/answer_latency.py

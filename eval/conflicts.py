@@ -43,39 +43,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-SETS = {  # name: (questions, the articles written for them)
-    "dev": (ROOT / "eval" / "questions" / "conflicts.jsonl", ROOT / "eval" / "conflict_articles"),
-    "heldout": (ROOT / "eval" / "questions" / "conflicts_heldout.jsonl", ROOT / "eval" / "conflict_articles_heldout"),
-    "heldout2": (ROOT / "eval" / "questions" / "conflicts_heldout2.jsonl", ROOT / "eval" / "conflict_articles_heldout2"),
-    "heldout3": (ROOT / "eval" / "questions" / "conflicts_heldout3.jsonl", ROOT / "eval" / "conflict_articles_heldout3"),
-    "heldout4": (ROOT / "eval" / "questions" / "conflicts_heldout4.jsonl", ROOT / "eval" / "conflict_articles_heldout4"),
-    "heldout5": (ROOT / "eval" / "questions" / "conflicts_heldout5.jsonl", ROOT / "eval" / "conflict_articles_heldout5"),
-    "heldout6": (ROOT / "eval" / "questions" / "conflicts_heldout6.jsonl", ROOT / "eval" / "conflict_articles_heldout6"),
-    "heldout7": (ROOT / "eval" / "questions" / "conflicts_heldout7.jsonl", ROOT / "eval" / "conflict_articles_heldout7"),
-    "heldout8": (ROOT / "eval" / "questions" / "conflicts_heldout8.jsonl", ROOT / "eval" / "conflict_articles_heldout8"),
-    # written 2026-12-01 like the others and never measured: kept for the next detector
-    "heldout9": (ROOT / "eval" / "questions" / "conflicts_heldout9.jsonl", ROOT / "eval" / "conflict_articles_heldout9"),
-}
-
-
-def score(rows: list[dict], answers: list[dict]) -> dict:
-    """Precision and recall of conflict reports against the labels (pure, for tests)."""
-    from qa.metrics import answer_contains
-
-    reported = right = 0
-    per_question = []
-    for row, ans in zip(rows, answers):
-        found = [v["value"] for c in ans.get("conflicts") or [] for v in c["values"]]
-        # every labelled value is one of the reported ones ("May 21" in "May 21, 2023")
-        ok = bool(found) and row["conflict"] and all(any(answer_contains(f, [v]) for f in found) for v in row["values"])
-        reported += bool(found)
-        right += ok
-        per_question.append({"id": row["id"], "question": row["question"], "labelled": row["conflict"],
-                             "reported": found, "right": ok, "refused": ans.get("refused")})
-    labelled = sum(r["conflict"] for r in rows)
-    return {"questions": len(rows), "labelled_conflicts": labelled, "reported": reported, "right": right,
-            "precision": round(right / reported, 3) if reported else None,
-            "recall": round(right / labelled, 3) if labelled else None, "per_question": per_question}
+from qa.fit_conflicts import SETS, score  # noqa: E402  (SETS: name -> questions, the articles written for them)
 
 
 def run(name: str) -> dict:

@@ -112,6 +112,19 @@ def search_in_time(services: Services, asked: str, query: str, filters: Filters 
     return services.search(query, k=top_k, filters=dated), period.to_dict() | {"applied": "published"}
 
 
+def plain_evidence(services: Services, question: str) -> tuple[str, Evidence, list[Hit]]:
+    """The corrected question, the gate's evidence and the passages for a question asked on
+    its own (no chat history, no filter), as `answer_events` reads them; used to fit the
+    conflict value scorer (qa/fit_conflicts.py)."""
+    asked = corrected(services, Vocabulary.of(services.index), question)
+    config = services.config
+    hits, _ = search_in_time(services, asked, asked, None, config.top_k, today_of(services))
+    threshold = config.answer_threshold if config.answer_threshold >= 0 else None
+    evidence = assess(asked, asked, hits, services.retriever.similarity, load_ranker(config.answer_ranker),
+                      load_calibration(config.answer_ranker), Vocabulary.of(services.index), threshold)
+    return asked, evidence, hits
+
+
 def answer_events(
     services: Services, question: str, history: Sequence[str], filters: Filters | None, mode: str, top_k: int
 ) -> Iterator[StreamEvent]:
@@ -234,4 +247,4 @@ def answer_events(
     yield from quoting(text, citations, short=short_answer(evidence.answer_type, chosen, citations, asked, hits))
 
 
-__all__ = ["Services", "answer_events", "sentence_events", "corrected", "validate_question"]
+__all__ = ["Services", "answer_events", "sentence_events", "corrected", "plain_evidence", "validate_question"]

@@ -7,13 +7,16 @@ answer should say "Reports differ" and cite both sides.
 Decisions:
 - Only dates and numbers are compared: two different names for "who" are as often two
   right answers (co-chairs, several speakers) as a disagreement.
-- Each report (an article) answers with one sentence: the best-ranked of its sentences
-  that states a value of the kind asked, among those the ranker rates at least MIN_SCORE
-  and MIN_SHARE of the best sentence, whose chunk and title name what the question names
-  (the same event). A report's other numbers are not its answer.
+- Each report (an article) answers with one value: the most likely, by a value scorer, of the
+  dates or amounts stated by the best-ranked sentences whose chunk and title name what the
+  question names (the same event). The scorer (models/conflict-values, fitted by `make model`
+  with qa/fit_conflicts.py on the labelled sets that were read) weighs the sentence's
+  answer-ranker score, the value's unit against the one asked, the counted noun after it,
+  the question's verb in its clause, its distance to the question's words. A report's other
+  numbers are not its answer.
 - An amount carries its unit (percent, money, length, time, temperature, ...; "£4.20 for
   each share" is a rate): amounts in different units are never compared. A plain count
-  needs the counted noun after it or a word of what is asked in its clause ("40
+  is weighed by the counted noun after it and the words of what is asked in its clause ("40
   firefighters" does not answer "How many people were evacuated?"); what is asked is the
   question's words less its names, the counted noun and the words that name the event
   (in most of the report's sentences, or in two reports' headlines). Times of day, ages
@@ -28,24 +31,28 @@ Decisions:
 - Values conflict when they cannot both be true: two days (or months, or years) that
   differ, or two amounts that differ. "January 2022" and "January 12" do not conflict.
   Reports more than SAME_STORY_DAYS apart are a change over time (qa/freshness.py).
-- These are rules over words, and docs/EVAL.md shows their limit: each held-out set,
-  measured once and then read, showed cases the rules had not met (precision 0.33-0.88,
-  recall 0.27-0.64 on five fresh sets). Telling "63 injured" from "17 killed" in general
-  needs a learned model of which value a question asks for; a logistic probe on the answer
-  ranker's token states was not good enough (docs/EVAL.md).
+- Two figures more than MAX_RATIO (the scorer's `max_ratio`, 2) apart, or two dates of
+  different precision ("May 22" and "September 2026"), are two facts, not two reports of one.
+- The rules alone (before the scorer) were measured on five fresh sets at precision
+  0.33-0.88, recall 0.27-0.64 (docs/EVAL.md); the scorer's numbers are there too.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import json
+import math
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 from qa.dates import DATELINE, month_number
 from qa.gate import DATE_PHRASE, Evidence, counted_noun, topic
 from qa.lexicon import MONTH_PATTERN, NUMBER_WORD_PATTERN, YEAR, word_number
-from qa.ranker import Candidate
+from qa.errors import QAError
+from qa.ranker import REBUILD, Candidate, Logistic, verify_manifest
 from qa.text import STOPWORDS, date_span, names, numbers, stem, terms, words
 from qa.types import Article, Hit
 
@@ -63,12 +70,17 @@ _DATE = re.compile(
 _AMOUNT = re.compile(
     rf"(?P<sign>[€$£])?(?:(?<![\w.,:-])(?P<digits>\d+(?:,\d{{3}})*+(?:\.\d+)?+)|\b(?P<word>{NUMBER_WORD_PATTERN}))"
     r"(?:\s*(?P<mult>million|billion|thousand|bn|m)\b)?"
-    r"(?:(?:\s+|-)(?P<unit>per\s+cent|[a-z]+)|(?P<pct>%)|(?P<deg>\s?°\s?[CF]?))?(?![\w-])",
+    r"(?:(?:\s+|-)(?P<unit>per\s+cent|km/h|[a-z]+)|(?P<pct>%)|(?P<deg>\s?°\s?[CF]?))?(?![\w-])",
     re.IGNORECASE,
 )
 _MEASURED = re.compile(r"^\W*(?:\w+\s+){0,2}?how (?:tall|high|deep|wide|big|large|heavy|fast|long|far|old|much|many)\b"
                        r"|\bmagnitude\b|\bturnout\b|\btemperature\b|\bwhat (?:percentage|proportion|share|number|size|height|length|depth|speed)\b"
-                       r"|^\W*what (?:will|would|did|does|do)\b.*\bcost\b", re.I)
+                       r"|^\W*what (?:will|would|did|does|do)\b.*\bcost\b"
+                       # "What is the value of the takeover?", "What pay rise …?", "What level had it fallen to?"
+                       r"|^\W*(?:what|which)\b(?!\s+(?:time|day|date|year|month)\b).*\b(?:cost|costs|value|price|rise|increase|"
+                       r"level|speed|size|fine|wait|premium|coverage|budget|total|amount|figure|rate|toll|height|length|depth|"
+                       r"distance|weight|capacity|margin|deficit|shortfall|salary|wage|population|attendance|sum|bill|debt|"
+                       r"revenue|profit)\b", re.I)
 # A figure the same sentence corrects: the value before it was superseded by the one after.
 _REVISED = re.compile(r"\b(?:revised|raised|lowered|corrected|updated|increased|reduced|put)\b[^.;]*?\bto\b", re.I)
 _RATE = re.compile(r"\s*(?:[a-z]+\s+){0,2}?(?:per|for each|each|a|an)\s+(?:share|head|person|year|month|week|day|hour|"
@@ -88,7 +100,7 @@ UNITS = {
              "months", "year", "years"),
     "mass": ("tonne", "tonnes", "ton", "tons", "kg", "kilogram", "kilograms", "kilo", "kilos"),
     "area": ("hectare", "hectares", "acre", "acres", "square"),
-    "speed": ("mph", "kph", "knots"),
+    "speed": ("mph", "kph", "km/h", "knots"),
     "temperature": ("degree", "degrees"),
 }
 _UNIT_OF = {w: kind for kind, ws in UNITS.items() for w in ws}
@@ -101,20 +113,21 @@ _ASKED_UNIT = (
                 re.I), {"money"}),
     (re.compile(r"\bhow (?:long|tall|high|deep|far|wide)\b|\bhow many (?:metres|meters|kilometres|kilometers|miles|feet)\b"
                 r"|\bwhat (?:height|length|depth|width|distance)\b", re.I), {"length", "time"}),
-    (re.compile(r"\bhow fast\b|\bwhat speed\b", re.I), {"speed", "length"}),
+    (re.compile(r"\bhow fast\b|\bspeed\b", re.I), {"speed", "length"}),
     (re.compile(r"\bturnout\b", re.I), {"percent"}),
     (re.compile(r"\bhow many (?:hours|days|weeks|months|years|minutes)\b", re.I), {"time"}),
+    # a sum of money the question names without "how much": "How large is the budget shortfall?"
+    (re.compile(r"^(?!.*\bhow (?:many|long|fast|far|tall|high|deep|old)\b).*\b(?:cost|costs|price|budget|shortfall|deficit|"
+                r"fine|salary|wage|revenue|profit|bill|debt|worth|value of)\b", re.I), {"money"}),
 )
 
 
 PREFIX = 6  # letters two word forms share to count as one word ("hospitalised" ~ "hospital")
 MIN_TOPIC = 0.5  # share of the question's names a passage's chunk and title must hold
-MIN_SCORE = 0.05  # a report's sentence must be at least this likely an answer …
-MIN_SHARE = 0.3  # … and at least this share of the best sentence's probability (amounts) …
-MIN_SHARE_DATE = 0.15  # … or of it for dates: a sentence holds fewer dates than amounts, so fewer wrong ones
-DEPTH = 12  # ranked sentences read
+DEPTH = 16  # ranked sentences read (all the ranker scored)
 SAME_STORY_DAYS = 31  # reports further apart that differ describe a change (qa/freshness.py), not a conflict
 EVENT_SHARE = 0.4  # a question word in this share of a report's sentences names the event
+BUNDLED_SCORER = Path(__file__).resolve().parent.parent / "models" / "conflict-values"
 
 
 @dataclass(frozen=True)
@@ -348,41 +361,6 @@ class _Asked:
     said: dict[str, float]  # the question's words less its names
 
 
-def _pick(c: Candidate, spans: Sequence[tuple[int, int, tuple]], asked: _Asked,
-          reference: tuple | None) -> tuple[int, int, tuple, bool] | None:
-    """The value of the candidate that answers the question, and whether its clause states
-    what is asked; or None.
-
-    `spans` are the candidate's values (values_in). Among those of the right kind (the unit the
-    question asks for, or the first side's unit), the one whose clause states what is asked
-    (the question's verb or counted noun), then the nearest to a word of the question. An
-    amount of counted things (no unit) must have the counted noun or the asked verb in its
-    clause: "40 firefighters were deployed" does not answer "How many people were evacuated?"."""
-    counting = asked.kind == "number"
-    noun = asked.noun
-    found = []
-    for s, e, key in spans:
-        if reference is not None and not comparable(reference, key):
-            continue
-        if reference is None and counting and asked.wanted is not None and key[2] not in asked.wanted:
-            continue
-        if reference is None and asked.wanted is None and asked.counts and key[2] not in (None, "percent"):
-            continue  # "How many …" counts things, not hours or metres
-        part = clause(c.text, s, e, [(a, b) for a, b, _ in spans])
-        verb = _matches(part, asked.predicate)
-        after = words(c.text[e:e + 40])[:3]
-        plain = counting and key[2] is None
-        if plain and [w.lower() for w in after[:1]] == ["of"] and not asked.of_them:
-            continue  # "Two of the injured" is a part of the count asked, not the count
-        counted = bool(noun) and any(_same_word(stem(w.lower()), noun) for w in after)
-        if plain and not (verb or counted or _matches(part, {noun} if noun else set())):
-            continue
-        if plain and noun and not verb and not counted and after and after[0].isalpha() and after[0].lower() not in STOPWORDS:
-            continue  # "Three wards … closed" counts wards, not the patients asked about
-        found.append(((verb, counted, -_distance(c.text, s, e, asked.said)), (s, e, key, bool(verb))))
-    return max(found, key=lambda f: f[0])[1] if found else None
-
-
 def same_story(a: Article, b: Article, days: int = SAME_STORY_DAYS) -> bool:
     """Whether two reports were published within `days` of each other (an undated one may
     be): reports of one story. Values further apart describe different moments (a 2022
@@ -414,32 +392,73 @@ def _states(text: str, kind: str, question: str, key: tuple) -> bool:
     return any(compatible(k, key) and comparable(k, key) for _, _, k in values_in(kind, text, question))
 
 
-def conflict(evidence: Evidence, hits: Sequence[Hit], question: str) -> tuple[Side, ...]:
-    """The sides, when reports that answer a date or number question disagree; else ().
+@dataclass(frozen=True)
+class Value:
+    """A date or amount one passage states: a candidate answer of its report (article)."""
 
-    Each report (an article) answers with the best-ranked of its sentences that states a
-    value of the kind asked, among the passages ranked close enough to the best
-    (MIN_SHARE of its probability, at least MIN_SCORE) and about the same event. The best
-    passage's value is the first side; another report's value is a second side when it
-    measures the same thing (same unit) and cannot be true with the first. A report whose
-    best such sentence gives a value of another unit answers something else and is not
-    read further."""
+    article: str  # the report's article id
+    candidate: Candidate  # the sentence that states it
+    start: int  # offsets of the value in candidate.text
+    end: int
+    key: tuple  # normalised (values_in)
+    features: dict[str, float]  # what the value scorer reads (value_features)
+
+    @property
+    def text(self) -> str:
+        return self.candidate.text[self.start:self.end]
+
+
+def value_features(c: Candidate, s: int, e: int, key: tuple, spans: Sequence[tuple[int, int, tuple]], asked: _Asked,
+                   rank: int, in_article: int, best_score: float, title: str) -> dict[str, float]:
+    """The named signals that a value answers the question: how likely its sentence holds the
+    answer (the answer ranker), whether its unit is the one asked for, whether its clause states
+    what is asked (the question's verb, the counted noun after it), how near it is to the
+    question's words. The value scorer (models/conflict-values) weighs them."""
+    counting = asked.kind == "number"
+    part = clause(c.text, s, e, [(a, b) for a, b, _ in spans])
+    asked_words = max(1, len(asked.predicate))
+    after = words(c.text[e:e + 40])[:3]
+    plain = counting and key[2] is None
+    unit = key[2] if key[0] == "amount" else None
+    counted = bool(asked.noun) and any(_same_word(stem(w.lower()), asked.noun) for w in after)
+    verb = _matches(part, asked.predicate)
+    wanted = asked.wanted
+    return {
+        "score": c.score, "log_score": math.log(max(c.score, 1e-4)), "share": c.score / max(best_score, 1e-6),
+        "rank": 1.0 / (1 + rank), "article_top": float(in_article == 0), "article_rank": 1.0 / (1 + in_article),
+        "date": float(asked.kind == "date"),
+        "unit_wanted": float(wanted is not None and (unit or "").split("/")[0] in wanted),
+        "unit_unwanted": float(wanted is not None and (unit or "").split("/")[0] not in wanted),
+        "count_plain": float(wanted is None and asked.counts and unit is None),
+        "count_unit": float(wanted is None and asked.counts and unit not in (None, "percent")),
+        "rate": float(bool(unit) and unit.endswith("/rate")),
+        "counted": float(counted), "noun_in_clause": float(bool(asked.noun) and _matches(part, {asked.noun}) > 0),
+        "verb": float(verb > 0), "verb_share": verb / asked_words, "verb_in_sentence": _matches(c.text, asked.predicate) / asked_words,
+        # "Three wards … closed" counts wards, not the patients asked about
+        "other_thing": float(plain and not counted and bool(after) and after[0].isalpha() and after[0].lower() not in STOPWORDS),
+        "distance": math.log1p(_distance(c.text, s, e, asked.said)), "values": math.log1p(len(spans)),
+        "first_value": float(spans[0][0] == s), "in_title": float(c.text[s:e].lower() in (title or "").lower()),
+        "no_predicate": float(not asked.predicate),
+    }
+
+
+def _read(evidence: Evidence, hits: Sequence[Hit], question: str) -> tuple[_Asked, dict[str, float]] | None:
+    """What the question asks (once per question) and the names that identify its event; None
+    when it asks for no date or number."""
     kind = "number" if measured(question) else evidence.answer_type
     if kind not in ("date", "number") or not evidence.ranked:
-        return ()
+        return None
     weights = topic(evidence.weights)
     special = {s for w in names(question[1:]) | numbers(question) for s in terms(w)}
     said = {s: w for s, w in weights.items() if s not in special}  # what is asked about the named things
     named = {s: w for s, w in weights.items() if s in special} or weights
-    best = evidence.ranked[0]
-    if not _context_about(hits[best.hit], named):
-        return ()
-    lead = hits[best.hit].article
+    lead = hits[evidence.ranked[0].hit].article
     noun = _counted(question) if kind == "number" else None
     # What is asked about the event: the question's words less the counted noun and the
-    # words that name the event in the lead report ("fire", "earthquake").
-    titled = {}
-    for h in hits:  # a question word in the headlines of two reports names the event ("fire", "pier")
+    # words that name the event (in most of the lead report's sentences, or in the headlines
+    # of two reports: "fire", "earthquake").
+    titled: dict[str, set[str]] = {}
+    for h in hits:
         if _context_about(h, named):
             for t in set(terms(h.article.title or "")):
                 titled.setdefault(t, set()).add(h.article.id)
@@ -447,42 +466,119 @@ def conflict(evidence: Evidence, hits: Sequence[Hit], question: str) -> tuple[Si
     asked = _Asked(question, kind, asked_units(question) if kind == "number" else None,
                    bool(re.search(r"\bhow many\b", question, re.I)), bool(re.search(r"\bhow many of\b", question, re.I)),
                    noun, {s for s in said if not (noun and _same_word(s, noun)) and s not in event}, said)
-    floor = max(MIN_SCORE, (MIN_SHARE if kind == "number" else MIN_SHARE_DATE) * best.score)
-    # The lead report's answer: its best sentence, or a close one of it whose value's clause
-    # states what is asked when the best one's does not.
-    own = [c for c in evidence.ranked[:DEPTH] if hits[c.hit].article.id == lead.id and c.score >= floor]
-    picks = [(c, _pick(c, values_in(kind, c.text, question), asked, None)) for c in own]
-    picks = [(c, p) for c, p in picks if p is not None]
-    if not picks or picks[0][0] is not best:
-        return ()  # the best passage gives no value about the question: nothing to compare
-    stating = [(c, p) for c, p in picks if p[3]]
-    top, first = stating[0] if stating and not picks[0][1][3] else picks[0]
-    sides = [Side(top.text[first[0]:first[1]], first[2], (top,))]
-    read = {lead.id}
-    for c in evidence.ranked[1:DEPTH]:
-        article = hits[c.hit].article
-        if c.score < floor or article.id in read or not _context_about(hits[c.hit], named):
+    return asked, named
+
+
+def candidate_values(evidence: Evidence, hits: Sequence[Hit], question: str) -> tuple[str, list[Value]]:
+    """The question's kind ("date", "number" or "" for neither) and every value of that kind
+    stated by the DEPTH best-ranked sentences whose passage is about the question's event.
+    A part of a count ("Two of the injured") is not a candidate for the count."""
+    read = _read(evidence, hits, question)
+    if read is None:
+        return "", []
+    asked, named = read
+    best = evidence.ranked[0].score
+    seen: dict[str, int] = {}
+    out = []
+    for rank, c in enumerate(evidence.ranked[:DEPTH]):
+        hit = hits[c.hit]
+        if not _context_about(hit, named):
             continue
-        spans = values_in(kind, c.text, question)
-        if not spans:
-            continue  # this sentence of the report states no value: its next one may
-        picked = _pick(c, spans, asked, first[2])
-        if picked is None and kind == "number" and first[2][2] == "money":
-            continue  # no sum of money in a sentence of a report about one: its next sentence may give it
-        read.add(article.id)  # the report's answer is this sentence: a count it gives is its count
-        if picked is None or not distinct_reports(lead, article) or not same_story(lead, article):
+        article = hit.article.id
+        in_article = seen.get(article, 0)
+        seen[article] = in_article + 1
+        spans = values_in(asked.kind, c.text, question)
+        for s, e, key in spans:
+            if key[0] == "amount" and key[2] is None and not asked.of_them and [w.lower() for w in words(c.text[e:e + 40])[:1]] == ["of"]:
+                continue
+            out.append(Value(article, c, s, e, key,
+                             value_features(c, s, e, key, spans, asked, rank, in_article, best, hit.article.title or "")))
+    return asked.kind, out
+
+
+@dataclass(frozen=True)
+class ValueScorer:
+    """P(a value answers the question) and the decision thresholds, fitted by `make model`
+    (qa/fit_conflicts.py) on the labelled conflict sets that were read."""
+
+    value: Logistic
+    lead_min: float  # the answer of the leading report must be at least this likely …
+    other_min: float  # … another report's answer at least this (it is compared with the lead's) …
+    date_share: float  # … and, for a date, at least this share of the lead's probability
+    max_ratio: float  # two amounts further apart than this factor are two different figures
+
+    @classmethod
+    def load(cls, directory: Path = BUNDLED_SCORER) -> "ValueScorer":
+        verify_manifest(directory, what="conflict value scorer")
+        try:
+            d = json.loads((directory / "scorer.json").read_text(encoding="utf-8"))
+            return cls(Logistic.from_dict(d["value"]), float(d["lead_min"]), float(d["other_min"]), float(d["date_share"]),
+                       float(d["max_ratio"]))
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise QAError(f"the conflict value scorer in {directory} is unreadable ({e}); {REBUILD}") from None
+
+    def to_dict(self) -> dict:
+        return {"value": self.value.to_dict(), "lead_min": self.lead_min, "other_min": self.other_min, "date_share": self.date_share,
+                "max_ratio": self.max_ratio}
+
+
+@functools.lru_cache(maxsize=1)
+def load_value_scorer() -> ValueScorer:
+    """The shipped scorer, checked against its manifest once per process."""
+    return ValueScorer.load()
+
+
+def _far_apart(a: tuple, b: tuple, ratio: float) -> bool:
+    """Two amounts more than `ratio` times apart ("23 runners treated" against "9,100 runners"),
+    or two dates written to different precision ("May 22" against "September 2026"): two
+    different facts more likely than two reports of one."""
+    if a[0] == "amount" and b[0] == "amount":
+        lo, hi = sorted((abs(a[1]), abs(b[1])))
+        return lo == 0 or hi / lo > ratio
+    return a[0] != b[0]
+
+
+def conflict(evidence: Evidence, hits: Sequence[Hit], question: str, scorer: ValueScorer | None = None) -> tuple[Side, ...]:
+    """The sides, when reports that answer a date or number question disagree; else ().
+
+    Every value the best-ranked passages state is scored (ValueScorer: P(it answers the
+    question)). The most likely one, if at least `lead_min`, is the lead report's answer and
+    the first side. Each other report answers with its most likely value of the same kind and
+    unit (at least `other_min`; a date at least `date_share` of the lead's); it is a second side when it cannot be true with the first,
+    comes from a distinct report of the same story, is not `max_ratio` times off (or of
+    another date precision), and neither report also states the other's figure."""
+    kind, values = candidate_values(evidence, hits, question)
+    if not values:
+        return ()
+    scorer = scorer or load_value_scorer()
+    scored = sorted(((scorer.value(v.features), v) for v in values), key=lambda x: -x[0])
+    lead_p, first = scored[0]
+    if lead_p < scorer.lead_min:
+        return ()
+    lead = hits[first.candidate.hit].article
+    sides = [Side(first.text, first.key, (first.candidate,))]
+    answered = {first.article}
+    for p, v in scored[1:]:
+        if p < scorer.other_min:
+            break
+        if v.article in answered or not comparable(first.key, v.key) or (v.key[0] != "amount" and p < scorer.date_share * lead_p):
             continue
-        s, e, key, _ = picked
-        if key[0] == "amount" and not compatible(key, first[2]) and (
-                _states(lead.text, kind, question, key) or _states(article.text, kind, question, first[2])):
+        answered.add(v.article)  # this report's answer: its most likely value in the lead's unit
+        article = hits[v.candidate.hit].article
+        if not distinct_reports(lead, article) or not same_story(lead, article) or compatible(first.key, v.key):
+            continue
+        if _far_apart(first.key, v.key, scorer.max_ratio):
+            continue
+        if v.key[0] == "amount" and (_states(lead.text, kind, question, v.key) or _states(article.text, kind, question, first.key)):
             continue  # each report also states the other's figure: two facts, not a disagreement
         for i, side in enumerate(sides):
-            if compatible(side.key, key):
-                sides[i] = Side(side.value, side.key, side.candidates + (c,))
+            if compatible(side.key, v.key):
+                sides[i] = Side(side.value, side.key, side.candidates + (v.candidate,))
                 break
         else:
-            sides.append(Side(c.text[s:e], key, (c,)))
+            sides.append(Side(v.text, v.key, (v.candidate,)))
     return tuple(sides[:3]) if len(sides) > 1 else ()
 
 
-__all__ = ["SAME_STORY_DAYS", "same_story", "Side", "compatible", "conflict", "values_in"]
+__all__ = ["SAME_STORY_DAYS", "Side", "Value", "ValueScorer", "candidate_values", "compatible", "conflict", "load_value_scorer",
+           "same_story", "value_features", "values_in"]

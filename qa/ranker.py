@@ -243,7 +243,7 @@ UNCALIBRATED = Calibration(
 )
 
 
-def verify_manifest(directory: Path) -> dict:
+def verify_manifest(directory: Path, what: str = "answer ranker") -> dict:
     """The manifest of a shipped model, after checking every file it lists by SHA-256."""
     from qa.train import sha256
 
@@ -251,13 +251,13 @@ def verify_manifest(directory: Path) -> dict:
         manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
         files = manifest["files"]
     except (OSError, ValueError, KeyError, TypeError) as e:
-        raise QAError(f"the answer ranker's manifest in {directory} is unreadable ({e}); {REBUILD}") from None
+        raise QAError(f"the {what}'s manifest in {directory} is unreadable ({e}); {REBUILD}") from None
     for name, digest in files.items():
         f = directory / name
         if not f.is_file():
-            raise QAError(f"the answer ranker file {f} is missing; {REBUILD}")
+            raise QAError(f"the {what} file {f} is missing; {REBUILD}")
         if sha256(f) != digest:
-            raise QAError(f"the answer ranker file {f} does not match its checksum (corrupt or changed); {REBUILD}")
+            raise QAError(f"the {what} file {f} does not match its checksum (corrupt or changed); {REBUILD}")
     return manifest
 
 

@@ -135,3 +135,45 @@ def test_a_date_recalled_years_later_is_not_a_conflict(assistant, question):
 def test_ages_and_thousands_are_read_as_written():
     keys = [k for *_, k in values_in("number", "Curator Helena Morsby, 58, said 1,240 items and 2,087 votes.", "?")]
     assert keys == [("amount", 1240.0, None), ("amount", 2087.0, None)]  # "Morsby, 58," is an age
+
+
+def test_the_value_scorer_ships_with_its_checksum_and_fails_clearly_when_changed(tmp_path):
+    import shutil
+
+    from qa.conflicts import BUNDLED_SCORER, ValueScorer, load_value_scorer
+    from qa.errors import QAError
+
+    scorer = load_value_scorer()
+    assert 0 < scorer.other_min < scorer.lead_min < 1 and scorer.max_ratio > 1
+    assert {"share", "unit_wanted", "counted", "verb_share"} <= set(scorer.value.features)
+    copy = tmp_path / "conflict-values"
+    shutil.copytree(BUNDLED_SCORER, copy)
+    (copy / "scorer.json").write_text((copy / "scorer.json").read_text().replace('"max_ratio": 2.0', '"max_ratio": 9.0'))
+    with pytest.raises(QAError, match="checksum.*make model"):
+        ValueScorer.load(copy)
+    (copy / "scorer.json").unlink()
+    with pytest.raises(QAError, match="missing.*make model"):
+        ValueScorer.load(copy)
+
+
+def test_figures_far_apart_or_dates_of_another_precision_are_two_facts():
+    from qa.conflicts import _far_apart
+
+    assert not _far_apart(("amount", 14.0, None), ("amount", 19.0, None), 2.0)  # two counts of the injured
+    assert _far_apart(("amount", 23.0, None), ("amount", 9100.0, None), 2.0)  # runners treated vs runners started
+    assert not _far_apart(("day", None, 1, 20), ("day", 2022, 1, 10), 2.0)  # the Geneva talks
+    assert _far_apart(("day", None, 5, 22), ("month", 2026, 9, None), 2.0)  # a vote's day vs when a deal starts
+
+
+def test_the_scorer_prefers_the_value_that_answers(assistant):
+    """On real passages: every candidate value carries the features the scorer reads, and the
+    most likely one is a date the talks are said to have begun on."""
+    from qa.answering import plain_evidence
+    from qa.conflicts import candidate_values, load_value_scorer
+
+    asked, evidence, hits = plain_evidence(assistant, GENEVA)
+    kind, values = candidate_values(evidence, hits, asked)
+    assert kind == "date" and values and all(set(v.features) == set(load_value_scorer().value.features) for v in values)
+    scorer = load_value_scorer()
+    best = max(values, key=lambda v: scorer.value(v.features))
+    assert best.text.startswith("January 10") or best.text.startswith("January 20")
