@@ -82,7 +82,11 @@ _MEASURED = re.compile(r"^\W*(?:\w+\s+){0,2}?how (?:tall|high|deep|wide|big|larg
                        r"distance|weight|capacity|margin|deficit|shortfall|salary|wage|population|attendance|sum|bill|debt|"
                        r"revenue|profit)\b", re.I)
 # A figure the same sentence corrects: the value before it was superseded by the one after.
-_REVISED = re.compile(r"\b(?:revised|raised|lowered|corrected|updated|increased|reduced|put)\b[^.;]*?\bto\b", re.I)
+_REVISED = re.compile(r"\b(?:revised|raised|lowered|corrected|updated|increased|reduced|put|(?:rise|rises|rose|risen|fall|falls|fell|"
+                      r"fallen|climb|climbs|climbed|jump|jumps|jumped|grow|grows|grew|increase|increases|go up|goes up|went up)"
+                      r"\s+from)\b(?:[^.;]|\.(?=\d))*?\bto\b", re.I)
+# The figure before a change: "$6.75 per crossing, up from $5.50"
+_EARLIER = re.compile(r"\b(?:up|down|rising|falling)\s+from\s+$|\bcompared (?:with|to)\s+$", re.I)
 _RATE = re.compile(r"\s*(?:[a-z]+\s+){0,2}?(?:per|for each|each|a|an)\s+(?:share|head|person|year|month|week|day|hour|"
                    r"household|home|passenger|ticket|tonne|litre|barrel|kilo|unit)\b", re.I)
 _AGE = re.compile(r"[A-Z][\w'’-]+,\s$")  # "Helena Morsby, 58, said": an age after a name
@@ -95,10 +99,12 @@ UNITS = {
     "money": ("euro", "euros", "dollar", "dollars", "crown", "crowns", "pound", "pounds", "franc", "francs",
               "kronor", "krona", "yen", "yuan", "rouble", "roubles", "rubles", "€", "$", "£"),
     "length": ("metre", "metres", "meter", "meters", "m", "km", "kilometre", "kilometres", "kilometer", "kilometers",
-               "mile", "miles", "foot", "feet", "ft", "centimetre", "centimetres", "cm", "yard", "yards"),
+               "mile", "miles", "foot", "feet", "ft", "centimetre", "centimetres", "cm", "millimetre", "millimetres", "mm",
+               "yard", "yards"),
     "time": ("second", "seconds", "minute", "minutes", "hour", "hours", "day", "days", "week", "weeks", "month",
              "months", "year", "years"),
     "mass": ("tonne", "tonnes", "ton", "tons", "kg", "kilogram", "kilograms", "kilo", "kilos"),
+    "volume": ("litre", "litres", "liter", "liters", "gallon", "gallons", "barrel", "barrels", "cubic"),
     "area": ("hectare", "hectares", "acre", "acres", "square"),
     "speed": ("mph", "kph", "km/h", "knots"),
     "temperature": ("degree", "degrees"),
@@ -111,14 +117,17 @@ _ASKED_UNIT = (
     (re.compile(r"\bhow much\b.*\b(?:cost|costs|price|paid|pay|fine|fined|worth|budget|spend|spent|damage|raise|"
                 r"raised|owe|owed|compensation|bill)\b|\bhow much money\b|\bhow many (?:euros|dollars|pounds|crowns)\b",
                 re.I), {"money"}),
-    (re.compile(r"\bhow (?:long|tall|high|deep|far|wide)\b|\bhow many (?:metres|meters|kilometres|kilometers|miles|feet)\b"
-                r"|\bwhat (?:height|length|depth|width|distance)\b", re.I), {"length", "time"}),
+    (re.compile(r"\bhow (?:tall|high|deep|far|wide)\b|\bhow many (?:metres|meters|kilometres|kilometers|miles|feet)\b"
+                r"|\bwhat (?:height|depth|width|distance)\b", re.I), {"length"}),
+    (re.compile(r"\bhow long\b|\bwhat length\b", re.I), {"length", "time"}),
     (re.compile(r"\bhow fast\b|\bspeed\b", re.I), {"speed", "length"}),
     (re.compile(r"\bturnout\b", re.I), {"percent"}),
     (re.compile(r"\bhow many (?:hours|days|weeks|months|years|minutes)\b", re.I), {"time"}),
     # a sum of money the question names without "how much": "How large is the budget shortfall?"
     (re.compile(r"^(?!.*\bhow (?:many|long|fast|far|tall|high|deep|old)\b).*\b(?:cost|costs|price|budget|shortfall|deficit|"
                 r"fine|salary|wage|revenue|profit|bill|debt|worth|value of)\b", re.I), {"money"}),
+    # "How much oil leaked?": an amount with a unit, not a count of things
+    (re.compile(r"\bhow much\b", re.I), {"money", "percent", "length", "mass", "volume", "area", "speed", "temperature"}),
 )
 
 
@@ -230,9 +239,11 @@ def values_in(kind: str, sentence: str, question: str) -> list[tuple[int, int, t
             written = m.group("pct") or m.group("deg") or unit_of(m.group("unit"))  # "£14.2 million budget" shows as "£14.2 million"
             hyphenated = m.group("unit") and masked[m.start("unit") - 1] == "-"  # "6-metre gash" shows as "6"
             end = m.end() if written and not hyphenated else number_end
+            if _EARLIER.search(masked[max(0, m.start() - 20):m.start()]):
+                continue
             out.append((m.start(), end, ("amount", value, unit)))
         revised = _REVISED.search(masked)
-        if revised:  # "initially said 14 … later revised the toll to 17": only the later value stands
+        if revised:  # "later revised the toll to 17", "will rise from $5.50 to $6.50": only the later value stands
             later = [v for v in out if v[0] >= revised.end()]
             out = [v for v in out if v[0] >= revised.end() or not any(comparable(v[2], w[2]) for w in later)]
     return out
@@ -402,10 +413,31 @@ class Value:
     end: int
     key: tuple  # normalised (values_in)
     features: dict[str, float]  # what the value scorer reads (value_features)
+    shown_end: int = -1  # where the value as shown ends: a count with what it counts ("37 votes")
 
     @property
     def text(self) -> str:
         return self.candidate.text[self.start:self.end]
+
+    @property
+    def shown(self) -> str:
+        return self.candidate.text[self.start:max(self.end, self.shown_end)]
+
+
+def _counted_end(sentence: str, end: int, noun: str | None) -> int:
+    """The end of the noun a plain count counts, when the next word is one ("37 votes", "seven
+    people"), else `end`: "Reports differ: A says 37 votes; B says 52 votes" reads better than
+    bare numbers.
+
+    >>> s = "She won by 37 votes, and 11 were hurt."
+    >>> s[11:_counted_end(s, 13, None)], s[25:_counted_end(s, 27, None)]
+    ('37 votes', '11')
+    """
+    m = re.match(r"\s+([a-z]+)\b", sentence[end:end + 30])
+    if not m or m.group(1) in STOPWORDS:
+        return end
+    word = m.group(1)
+    return end + m.end() if word.endswith("s") or word == "people" or (noun and _same_word(stem(word), noun)) else end
 
 
 def value_features(c: Candidate, s: int, e: int, key: tuple, spans: Sequence[tuple[int, int, tuple]], asked: _Asked,
@@ -491,8 +523,9 @@ def candidate_values(evidence: Evidence, hits: Sequence[Hit], question: str) -> 
         for s, e, key in spans:
             if key[0] == "amount" and key[2] is None and not asked.of_them and [w.lower() for w in words(c.text[e:e + 40])[:1]] == ["of"]:
                 continue
+            shown = _counted_end(c.text, e, asked.noun) if key[0] == "amount" and key[2] is None else e
             out.append(Value(article, c, s, e, key,
-                             value_features(c, s, e, key, spans, asked, rank, in_article, best, hit.article.title or "")))
+                             value_features(c, s, e, key, spans, asked, rank, in_article, best, hit.article.title or ""), shown))
     return asked.kind, out
 
 
@@ -556,7 +589,7 @@ def conflict(evidence: Evidence, hits: Sequence[Hit], question: str, scorer: Val
     if lead_p < scorer.lead_min:
         return ()
     lead = hits[first.candidate.hit].article
-    sides = [Side(first.text, first.key, (first.candidate,))]
+    sides = [Side(first.shown, first.key, (first.candidate,))]
     answered = {first.article}
     for p, v in scored[1:]:
         if p < scorer.other_min:
@@ -576,7 +609,7 @@ def conflict(evidence: Evidence, hits: Sequence[Hit], question: str, scorer: Val
                 sides[i] = Side(side.value, side.key, side.candidates + (v.candidate,))
                 break
         else:
-            sides.append(Side(v.text, v.key, (v.candidate,)))
+            sides.append(Side(v.shown, v.key, (v.candidate,)))
     return tuple(sides[:3]) if len(sides) > 1 else ()
 
 
