@@ -80,7 +80,7 @@ _MEASURED = re.compile(r"^\W*(?:\w+\s+){0,2}?how (?:tall|high|deep|wide|big|larg
                        r"|^\W*(?:what|which)\b(?!\s+(?:time|day|date|year|month)\b).*\b(?:cost|costs|value|price|rise|increase|"
                        r"level|speed|size|fine|wait|premium|coverage|budget|total|amount|figure|rate|toll|height|length|depth|"
                        r"distance|weight|capacity|margin|deficit|shortfall|salary|wage|population|attendance|sum|bill|debt|"
-                       r"revenue|profit)\b", re.I)
+                       r"revenue|profit|fee|fare|rent|bonus|compensation|grant|loan|payout)\b", re.I)
 # A figure the same sentence corrects: the value before it was superseded by the one after.
 _REVISED = re.compile(r"\b(?:revised|raised|lowered|corrected|updated|increased|reduced|put|(?:rise|rises|rose|risen|fall|falls|fell|"
                       r"fallen|climb|climbs|climbed|jump|jumps|jumped|grow|grows|grew|increase|increases|go up|goes up|went up)"
@@ -88,7 +88,7 @@ _REVISED = re.compile(r"\b(?:revised|raised|lowered|corrected|updated|increased|
 # The figure before a change: "$6.75 per crossing, up from $5.50"
 _EARLIER = re.compile(r"\b(?:up|down|rising|falling)\s+from\s+$|\bcompared (?:with|to)\s+$", re.I)
 _RATE = re.compile(r"\s*(?:[a-z]+\s+){0,2}?(?:per|for each|each|a|an)\s+(?:share|head|person|year|month|week|day|hour|"
-                   r"household|home|passenger|ticket|tonne|litre|barrel|kilo|unit)\b", re.I)
+                   r"household|home|passenger|ticket|tonne|litre|barrel|kilo|unit)\b(?!\s+(?:earlier|ago|before))", re.I)
 _AGE = re.compile(r"[A-Z][\w'’-]+,\s$")  # "Helena Morsby, 58, said": an age after a name
 _BOUND = re.compile(r"\b(?:aged|age|ages|under|over)\s+$", re.I)
 _MULTIPLIERS = {"thousand": 1e3, "million": 1e6, "m": 1e6, "billion": 1e9, "bn": 1e9}
@@ -125,7 +125,8 @@ _ASKED_UNIT = (
     (re.compile(r"\bhow many (?:hours|days|weeks|months|years|minutes)\b", re.I), {"time"}),
     # a sum of money the question names without "how much": "How large is the budget shortfall?"
     (re.compile(r"^(?!.*\bhow (?:many|long|fast|far|tall|high|deep|old)\b).*\b(?:cost|costs|price|budget|shortfall|deficit|"
-                r"fine|salary|wage|revenue|profit|bill|debt|worth|value of)\b", re.I), {"money"}),
+                r"fine|salary|wage|revenue|profit|bill|debt|worth|value of|fee|fees|fare|fares|rent|bonus|compensation|grant|"
+                r"loan|payout|prize money)\b", re.I), {"money"}),
     # "How much oil leaked?": an amount with a unit, not a count of things
     (re.compile(r"\bhow much\b", re.I), {"money", "percent", "length", "mass", "volume", "area", "speed", "temperature"}),
 )
@@ -471,6 +472,7 @@ def value_features(c: Candidate, s: int, e: int, key: tuple, spans: Sequence[tup
         "distance": math.log1p(_distance(c.text, s, e, asked.said)), "values": math.log1p(len(spans)),
         "first_value": float(spans[0][0] == s), "in_title": float(c.text[s:e].lower() in (title or "").lower()),
         "no_predicate": float(not asked.predicate),
+        "part": float(plain and not asked.of_them and [w.lower() for w in after[:1]] == ["of"]),  # "5 of them", "Two of the injured"
     }
 
 
@@ -503,8 +505,9 @@ def _read(evidence: Evidence, hits: Sequence[Hit], question: str) -> tuple[_Aske
 
 def candidate_values(evidence: Evidence, hits: Sequence[Hit], question: str) -> tuple[str, list[Value]]:
     """The question's kind ("date", "number" or "" for neither) and every value of that kind
-    stated by the DEPTH best-ranked sentences whose passage is about the question's event.
-    A part of a count ("Two of the injured") is not a candidate for the count."""
+    stated by the DEPTH best-ranked sentences whose passage is about the question's event
+    (a part of a count, "Two of the injured", is one too: "5 of them were admitted to
+    hospital" answers "How many were hospitalised?"; the `part` feature weighs it)."""
     read = _read(evidence, hits, question)
     if read is None:
         return "", []
@@ -521,8 +524,6 @@ def candidate_values(evidence: Evidence, hits: Sequence[Hit], question: str) -> 
         seen[article] = in_article + 1
         spans = values_in(asked.kind, c.text, question)
         for s, e, key in spans:
-            if key[0] == "amount" and key[2] is None and not asked.of_them and [w.lower() for w in words(c.text[e:e + 40])[:1]] == ["of"]:
-                continue
             shown = _counted_end(c.text, e, asked.noun) if key[0] == "amount" and key[2] is None else e
             out.append(Value(article, c, s, e, key,
                              value_features(c, s, e, key, spans, asked, rank, in_article, best, hit.article.title or ""), shown))

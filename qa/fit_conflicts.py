@@ -8,11 +8,11 @@ fitted on labelled values, decide softly instead: a report's answer is its most 
 value, not the first one every rule lets through.
 
 Data: every labelled conflict set whose failures have been read (`TRAINING_SETS`: dev,
-heldout ... heldout9; 301 questions). Each set's articles are indexed with the bundled
+heldout ... heldout10; 334 questions). Each set's articles are indexed with the bundled
 ones, each question answered as a user asks it (qa.answering.plain_evidence), and every
 date or amount its best-ranked passages state (qa.conflicts.candidate_values) labelled by
-whether it is one of the question's labelled values. `heldout10` and `heldout11` are never
-read here: each is measured once, by a later detector than the one before it.
+whether it is one of the question's labelled values. `heldout11` is never read here: it is
+measured once, by the detector fitted here.
 
 Thresholds (`LEAD_MIN`, `OTHER_MIN`, `MAX_RATIO`) were chosen by leave-one-set-out over the
 training sets (fit on eight, detect on the ninth), which this command prints again.
@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import tempfile
 import time
+import unicodedata
 from pathlib import Path
 from typing import Sequence
 
@@ -42,14 +44,17 @@ SETS = {  # name: (questions, the articles written for them); docs/EVAL.md tells
     **{name: (EVAL / "questions" / f"conflicts_{name}.jsonl", EVAL / f"conflict_articles_{name}")
        for name in ("heldout", *(f"heldout{i}" for i in range(2, 12)))},
 }
-TRAINING_SETS = ("dev", "heldout", *(f"heldout{i}" for i in range(2, 10)))  # read; heldout10 and heldout11 are not
+TRAINING_SETS = ("dev", "heldout", *(f"heldout{i}" for i in range(2, 11)))  # read; heldout11 is not
 SEED = 0
 C = 1.0  # inverse L2 strength of the logistic fit (1 and 3 gave the same leave-one-set-out result, 0.1-0.3 a little lower)
 LEAD_MIN = 0.3  # chosen leave-one-set-out from 0.1-0.5 (precision 0.82-0.84, recall 0.72-0.74)
-OTHER_MIN = 0.02  # from 0.02-0.2: a report's own best value is often ranked low for the question's wording
+OTHER_MIN = 0.02  # from 0.02-0.2 (0.05, 0.1: precision 0.89-0.90, recall 0.70-0.68 over eleven sets): a report's
+# own best value is often ranked low for the question's wording
 DATE_SHARE = 0.5  # from 0-0.6 (0.3-0.5 removed a false alarm at no recall); chosen after the bundled set showed
 # three (a date of another event in a list of dates, rated 0.23-0.35 against the lead's 0.95)
-MAX_RATIO = 2.0  # from none, 2, 2.5, 3: none let through "23 runners treated" against "9,100 runners" (precision 0.61)
+MAX_RATIO = 2.0  # from none, 2, 2.5, 3: none let through "23 runners treated" against "9,100 runners" (precision 0.61);
+# a report's value this far from the lead's ends its reading (reading on to the next value within the
+# ratio: precision 0.81, recall 0.78 over eleven sets, against 0.885 / 0.733)
 
 
 def rows_of(name: str) -> list[dict]:
@@ -118,6 +123,14 @@ def scorer_of(value: Logistic) -> ValueScorer:
     return ValueScorer(value, LEAD_MIN, OTHER_MIN, DATE_SHARE, MAX_RATIO)
 
 
+def _symbols_out(text: str) -> str:
+    """The text without currency and other symbols ("£3.1 million" -> "3.1 million", "42.1°C" ->
+    "42.1"): SQuAD's normalisation removes ASCII punctuation only, so "£3.1 million" did not
+    contain the label "3.1 million" while "$3.1 million" did."""
+    text = re.sub(r"°\s?[CF]?\b", "", text)  # a temperature's unit
+    return "".join(ch for ch in text if not unicodedata.category(ch).startswith("S"))
+
+
 def score(rows: list[dict], answers: list[dict]) -> dict:
     """Precision and recall of conflict reports against the labels (pure, for tests)."""
     reported = right = 0
@@ -125,7 +138,8 @@ def score(rows: list[dict], answers: list[dict]) -> dict:
     for row, ans in zip(rows, answers):
         found = [v["value"] for c in ans.get("conflicts") or [] for v in c["values"]]
         # every labelled value is one of the reported ones ("May 21" in "May 21, 2023")
-        ok = bool(found) and row["conflict"] and all(any(answer_contains(f, [v]) for f in found) for v in row["values"])
+        ok = bool(found) and row["conflict"] and all(any(answer_contains(_symbols_out(f), [_symbols_out(v)]) for f in found)
+                                                     for v in row["values"])
         reported += bool(found)
         right += ok
         per_question.append({"id": row["id"], "question": row["question"], "labelled": row["conflict"],

@@ -177,3 +177,36 @@ def test_the_scorer_prefers_the_value_that_answers(assistant):
     scorer = load_value_scorer()
     best = max(values, key=lambda v: scorer.value(v.features))
     assert best.text.startswith("January 10") or best.text.startswith("January 20")
+
+
+def test_a_changed_figure_counts_from_its_new_value_and_units_follow_the_question():
+    from qa.conflicts import asked_units
+
+    keys = lambda s: [k for *_, k in values_in("number", s, "?")]  # noqa: E731
+    assert keys("The toll will rise from $5.50 to $6.50, an increase of 18 percent.") == [
+        ("amount", 6.5, "money"), ("amount", 18.0, "percent")]  # $5.50 is what drivers paid before
+    assert keys("Cars will be charged $6.75 per crossing, up from $5.50.") == [("amount", 6.75, "money")]
+    assert keys("Revenue rose 8 percent on a year earlier.") == [("amount", 8.0, "percent")]  # not a rate
+    assert keys("The train was doing 68 km/h; 94 mm of rain and 3,000 litres.") == [
+        ("amount", 68.0, "speed"), ("amount", 94.0, "length"), ("amount", 3000.0, "volume")]
+    assert asked_units("How far from the enclosure was the leopard found?") == {"length"}  # not "four hours"
+    assert "count" not in str(asked_units("How much oil leaked?")) and "mass" in asked_units("How much oil leaked?")
+
+
+def test_a_count_is_shown_with_what_it_counts_and_symbols_do_not_hide_a_right_report():
+    import importlib.util
+
+    from qa.conflicts import _counted_end
+
+    s = "Prosecutors said 37 votes separated them; 11 were hurt."
+    assert s[17:_counted_end(s, 19, None)] == "37 votes" and s[42:_counted_end(s, 44, None)] == "11"
+    spec = importlib.util.spec_from_file_location("conflicts_eval", ROOT / "eval" / "conflicts.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    rows = [{"id": "a", "question": "q", "conflict": True, "values": ["3.1 million", "2.4 million"]},
+            {"id": "b", "question": "q", "conflict": True, "values": ["41.3", "42.1"]},
+            {"id": "c", "question": "q", "conflict": True, "values": ["41.3", "42.1"]}]
+    answers = [{"conflicts": [{"values": [{"value": "£3.1 million"}, {"value": "£2.4 million"}]}]},
+               {"conflicts": [{"values": [{"value": "42.1°C"}, {"value": "41.3°C"}]}]},
+               {"conflicts": [{"values": [{"value": "42.1°C"}, {"value": "31.3°C"}]}]}]
+    assert mod.score(rows, answers)["right"] == 2  # the third reports a value nobody labelled
