@@ -210,9 +210,10 @@ def values_in(kind: str, sentence: str, question: str) -> list[tuple[int, int, t
         masked = DATE_PHRASE.sub(lambda m: " " * len(m.group(0)), sentence)
         for m in _AMOUNT.finditer(masked, skip):
             digits, word = m.group("digits"), m.group("word")
-            if digits and (re.match(r"[:.]\d", masked[m.end("digits"):m.end("digits") + 2]) or _BOUND.search(masked[:m.start()])
+            if digits and (re.match(r"[:.]\d|\s?[ap]\.?m\b", masked[m.end("digits"):m.end("digits") + 5], re.I)
+                           or _BOUND.search(masked[:m.start()])
                            or (_AGE.search(masked[:m.start()]) and masked[m.end("digits"):m.end("digits") + 1] == ",")):
-                continue  # "6:40 pm" is a time of day; "children under 10", "aged 41": an age, not a count
+                continue  # "6:40 pm", "2 pm", "6 a.m." are times of day; "children under 10", "aged 41": an age, not a count
             if digits:
                 raw = digits.replace(",", "")
                 if (YEAR.match(raw) and "," not in digits) or raw in asked:  # "2,087 votes" is no year
@@ -578,9 +579,10 @@ def conflict(evidence: Evidence, hits: Sequence[Hit], question: str, scorer: Val
     Every value the best-ranked passages state is scored (ValueScorer: P(it answers the
     question)). The most likely one, if at least `lead_min`, is the lead report's answer and
     the first side. Each other report answers with its most likely value of the same kind and
-    unit (at least `other_min`; a date at least `date_share` of the lead's); it is a second side when it cannot be true with the first,
-    comes from a distinct report of the same story, is not `max_ratio` times off (or of
-    another date precision), and neither report also states the other's figure."""
+    unit, not `max_ratio` times off the lead's (nor a date of another precision), at least
+    `other_min` likely (a date at least `date_share` of the lead's); it is a second side when
+    it cannot be true with the first, comes from a distinct report of the same story, and
+    neither report also states the other's figure."""
     kind, values = candidate_values(evidence, hits, question)
     if not values:
         return ()
@@ -597,11 +599,11 @@ def conflict(evidence: Evidence, hits: Sequence[Hit], question: str, scorer: Val
             break
         if v.article in answered or not comparable(first.key, v.key) or (v.key[0] != "amount" and p < scorer.date_share * lead_p):
             continue
-        answered.add(v.article)  # this report's answer: its most likely value in the lead's unit
+        if _far_apart(first.key, v.key, scorer.max_ratio):
+            continue  # "31 runners treated" is not this report's count of the 8,500 who started: read on
+        answered.add(v.article)  # this report's answer: its most likely value in the lead's unit and range
         article = hits[v.candidate.hit].article
         if not distinct_reports(lead, article) or not same_story(lead, article) or compatible(first.key, v.key):
-            continue
-        if _far_apart(first.key, v.key, scorer.max_ratio):
             continue
         if v.key[0] == "amount" and (_states(lead.text, kind, question, v.key) or _states(article.text, kind, question, first.key)):
             continue  # each report also states the other's figure: two facts, not a disagreement

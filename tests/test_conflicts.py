@@ -96,6 +96,7 @@ def test_values_that_are_not_the_amount_asked_are_marked_or_skipped():
 
     keys = lambda s: [k for *_, k in values_in("number", s, "?")]  # noqa: E731
     assert keys("The outage began at about 6:40 pm.") == []  # a time of day
+    assert keys("The river peaked shortly after 2 pm; crews left at 6 a.m.") == []  # times of day too
     assert keys("Two of the injured were children under 10.") == [("amount", 2.0, None)]  # an age bound is no count
     assert keys("Harrowgate will pay £4.20 for each share.") == [("amount", 4.2, "money/rate")]  # a price, not a total
     assert keys("Marsh received 2,087 votes.") == [("amount", 2087.0, None)]  # a comma: no year
