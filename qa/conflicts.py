@@ -77,7 +77,8 @@ _MEASURED = re.compile(r"^\W*(?:\w+\s+){0,2}?how (?:tall|high|deep|wide|big|larg
                        r"|\bmagnitude\b|\bturnout\b|\btemperature\b|\bwhat (?:percentage|proportion|share|number|size|height|length|depth|speed)\b"
                        r"|^\W*what (?:will|would|did|does|do)\b.*\bcost\b"
                        # "What is the value of the takeover?", "What pay rise …?", "What level had it fallen to?"
-                       r"|^\W*(?:what|which)\b(?!\s+(?:time|day|date|year|month)\b).*\b(?:cost|costs|value|price|rise|increase|"
+                       r"|^\W*(?:(?:at|to|by|for|of|in)\s+)?(?:what|which)\b(?!\s+(?:time|day|date|year|month)\b).*\b(?:cost|costs|value|"
+                       r"price|rise|increase|altitude|elevation|"
                        r"level|speed|size|fine|wait|premium|coverage|budget|total|amount|figure|rate|toll|height|length|depth|"
                        r"distance|weight|capacity|margin|deficit|shortfall|salary|wage|population|attendance|sum|bill|debt|"
                        r"revenue|profit|fee|fare|rent|bonus|compensation|grant|loan|payout)\b", re.I)
@@ -110,6 +111,15 @@ UNITS = {
     "temperature": ("degree", "degrees"),
 }
 _UNIT_OF = {w: kind for kind, ws in UNITS.items() for w in ws}
+# Amounts are compared in one base unit per kind: "72 hours" and "five days" are 72 and 120 hours.
+_IN_BASE = {
+    "second": 1 / 3600, "seconds": 1 / 3600, "minute": 1 / 60, "minutes": 1 / 60, "day": 24, "days": 24, "week": 168,
+    "weeks": 168, "month": 730, "months": 730, "year": 8760, "years": 8760,
+    "km": 1000, "kilometre": 1000, "kilometres": 1000, "kilometer": 1000, "kilometers": 1000, "mile": 1609.344,
+    "miles": 1609.344, "foot": 0.3048, "feet": 0.3048, "ft": 0.3048, "yard": 0.9144, "yards": 0.9144,
+    "centimetre": 0.01, "centimetres": 0.01, "cm": 0.01, "millimetre": 0.001, "millimetres": 0.001, "mm": 0.001,
+    "tonne": 1000, "tonnes": 1000, "ton": 1000, "tons": 1000, "mph": 1.609344, "knots": 1.852,
+}
 # What the question's words say the unit is: "What percentage…" asks for percent, "How much
 # did it cost" for money, "How long" for a length or a duration.
 _ASKED_UNIT = (
@@ -119,7 +129,12 @@ _ASKED_UNIT = (
                 re.I), {"money"}),
     (re.compile(r"\bhow (?:tall|high|deep|far|wide)\b|\bhow many (?:metres|meters|kilometres|kilometers|miles|feet)\b"
                 r"|\bwhat (?:height|depth|width|distance)\b", re.I), {"length"}),
+    # "For how long was the runway shut?", "How long did the strike last?": a duration
+    (re.compile(r"\bfor how long\b|\bhow long (?:did|does|do|will|would|has|have|had|can|could|should)\b"
+                r"|\bhow long\b.*\b(?:last|lasted|lasting|take|took|taken|shut|closed|close|closure|delayed|suspended|stay|"
+                r"stayed|remain|remained|wait|waited|missing|trapped|disrupted|strike|outage|burn|burned|burnt)\b", re.I), {"time"}),
     (re.compile(r"\bhow long\b|\bwhat length\b", re.I), {"length", "time"}),
+    (re.compile(r"\baltitude\b|\belevation\b", re.I), {"length"}),
     (re.compile(r"\bhow fast\b|\bspeed\b", re.I), {"speed", "length"}),
     (re.compile(r"\bturnout\b", re.I), {"percent"}),
     (re.compile(r"\bhow many (?:hours|days|weeks|months|years|minutes)\b", re.I), {"time"}),
@@ -233,6 +248,8 @@ def values_in(kind: str, sentence: str, question: str) -> list[tuple[int, int, t
                     continue  # "6 m" is six metres unless money is written ("€6m")
                 value *= _MULTIPLIERS[m.group("mult").lower()]
             unit = "percent" if m.group("pct") else "temperature" if m.group("deg") else unit_of(m.group("unit"))
+            if unit and m.group("unit"):
+                value *= _IN_BASE.get(re.sub(r"\s+", " ", m.group("unit").lower()), 1)
             if unit is None and m.group("sign"):
                 unit = "money"
             if unit and _RATE.match(masked, m.end()):  # "£4.20 for each share" is a price, not the deal's value

@@ -189,8 +189,10 @@ def test_a_changed_figure_counts_from_its_new_value_and_units_follow_the_questio
     assert keys("Cars will be charged $6.75 per crossing, up from $5.50.") == [("amount", 6.75, "money")]
     assert keys("Revenue rose 8 percent on a year earlier.") == [("amount", 8.0, "percent")]  # not a rate
     assert keys("The train was doing 68 km/h; 94 mm of rain and 3,000 litres.") == [
-        ("amount", 68.0, "speed"), ("amount", 94.0, "length"), ("amount", 3000.0, "volume")]
+        ("amount", 68.0, "speed"), ("amount", 0.094, "length"), ("amount", 3000.0, "volume")]  # in metres
     assert asked_units("How far from the enclosure was the leopard found?") == {"length"}  # not "four hours"
+    assert asked_units("For how long was the runway shut?") == {"time"}  # not "90 metres" past its end
+    assert keys("a 72-hour strike, a five-day strike") == [("amount", 72.0, "time"), ("amount", 120.0, "time")]  # in hours
     assert "count" not in str(asked_units("How much oil leaked?")) and "mass" in asked_units("How much oil leaked?")
 
 
