@@ -69,7 +69,7 @@ _DATE = re.compile(
 # apart or hyphenated ("6-metre gash").
 _AMOUNT = re.compile(
     rf"(?P<sign>[€$£])?(?:(?<![\w.,:-])(?P<digits>\d+(?:,\d{{3}})*+(?:\.\d+)?+)|\b(?P<word>{NUMBER_WORD_PATTERN}))"
-    r"(?:\s*(?P<mult>million|billion|thousand|bn|m)\b)?"
+    r"(?:\s*(?P<mult>million|billion|thousand|hundred|bn|m)\b)?"
     r"(?:(?:\s+|-)(?P<unit>per\s+cent|km/h|[a-z]+)|(?P<pct>%)|(?P<deg>\s?°\s?[CF]?))?(?![\w-])",
     re.IGNORECASE,
 )
@@ -92,7 +92,7 @@ _RATE = re.compile(r"\s*(?:[a-z]+\s+){0,2}?(?:per|for each|each|a|an)\s+(?:share
                    r"household|home|passenger|ticket|tonne|litre|barrel|kilo|unit)\b(?!\s+(?:earlier|ago|before))", re.I)
 _AGE = re.compile(r"[A-Z][\w'’-]+,\s$")  # "Helena Morsby, 58, said": an age after a name
 _BOUND = re.compile(r"\b(?:aged|age|ages|under|over)\s+$", re.I)
-_MULTIPLIERS = {"thousand": 1e3, "million": 1e6, "m": 1e6, "billion": 1e9, "bn": 1e9}
+_MULTIPLIERS = {"hundred": 1e2, "thousand": 1e3, "million": 1e6, "m": 1e6, "billion": 1e9, "bn": 1e9}
 # Units that say what an amount measures: two amounts in different units are about different
 # things ("2 hours" is not a count of runners), the same amount in one unit is one fact.
 UNITS = {

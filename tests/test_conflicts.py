@@ -193,6 +193,7 @@ def test_a_changed_figure_counts_from_its_new_value_and_units_follow_the_questio
     assert asked_units("How far from the enclosure was the leopard found?") == {"length"}  # not "four hours"
     assert asked_units("For how long was the runway shut?") == {"time"}  # not "90 metres" past its end
     assert keys("a 72-hour strike, a five-day strike") == [("amount", 72.0, "time"), ("amount", 120.0, "time")]  # in hours
+    assert keys("the release of nine hundred lanterns") == [("amount", 900.0, None)]
     assert "count" not in str(asked_units("How much oil leaked?")) and "mass" in asked_units("How much oil leaked?")
 
 
