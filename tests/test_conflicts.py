@@ -214,3 +214,14 @@ def test_a_count_is_shown_with_what_it_counts_and_symbols_do_not_hide_a_right_re
                {"conflicts": [{"values": [{"value": "42.1°C"}, {"value": "41.3°C"}]}]},
                {"conflicts": [{"values": [{"value": "42.1°C"}, {"value": "31.3°C"}]}]}]
     assert mod.score(rows, answers)["right"] == 2  # the third reports a value nobody labelled
+
+
+def test_the_scorer_labels_a_value_by_what_it_means_not_how_it_is_written():
+    from qa.fit_conflicts import gold_keys, is_labelled
+
+    golds = gold_keys("number", ["six-storey", "£3.1 million", "nine"])
+    assert is_labelled(("amount", 6.0, None), "6", golds)  # "six-storey" is 6
+    assert is_labelled(("amount", 3.1e6, "money"), "£3.1m", golds)
+    assert is_labelled(("amount", 9.0, None), "9", golds) and not is_labelled(("amount", 19.0, None), "19", golds)
+    dates = gold_keys("date", ["March 11"])
+    assert is_labelled(("day", 2025, 3, 11), "March 11, 2025", dates) and not is_labelled(("month", None, 3, None), "March", dates)
