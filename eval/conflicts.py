@@ -1,6 +1,6 @@
 """Conflict detection on a labelled set: precision and recall of "Reports differ".
 
-    python eval/conflicts.py [--set heldout15|heldout14|heldout13|...|heldout2|heldout|dev] [--out bench/results/conflicts_SET.json]
+    python eval/conflicts.py [--set heldout17|...|heldout2|heldout|dev] [--out bench/results/conflicts_SET.json]
 
 Indexes the bundled articles plus the short news items written for a set (two outlets
 giving different counts, dates, costs; an article correcting its own figure; items
@@ -29,8 +29,10 @@ changed after each (docs/EVAL.md has each set's first measurement and its commit
 on 2026-12-02 with the fitted value scorer (6995efa) and then read; so were `heldout10` ...
 `heldout13`, written on 2026-12-02 the same way (themes given, nothing else), each measured
 once by the next detector change. `heldout14` and `heldout15` were written the same way and
-are measured once each by the detector fitted after `heldout13` was read. The sets that were
-read train the value scorer (qa/fit_conflicts.py); the fresh ones never do.
+are measured once each by the detector fitted after `heldout13` was read. `heldout16` and
+`heldout17` were written the same way on 2026-12-02 and have never been measured: they are the
+fresh sets for the next detector change. The sets that were read train the value scorer
+(qa/fit_conflicts.py); the fresh ones never do.
 """
 
 from __future__ import annotations
@@ -66,7 +68,8 @@ def run(name: str) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--set", choices=sorted(SETS), default="heldout15",
-                    help="heldout14, heldout15: the last sets measured (once each, by the same detector); "
+                    help="heldout16, heldout17: never measured, keep them for the next change; "
+                         "heldout14, heldout15: the last sets measured (once each, by the same detector); "
                          "heldout13 ... heldout: earlier held-out sets, each measured once, whose failures were then read; "
                          "dev: the set whose failures showed the bugs fixed so far")
     ap.add_argument("--out", type=Path)

@@ -42,7 +42,7 @@ EVAL = ROOT / "eval"
 SETS = {  # name: (questions, the articles written for them); docs/EVAL.md tells each set's history
     "dev": (EVAL / "questions" / "conflicts.jsonl", EVAL / "conflict_articles"),
     **{name: (EVAL / "questions" / f"conflicts_{name}.jsonl", EVAL / f"conflict_articles_{name}")
-       for name in ("heldout", *(f"heldout{i}" for i in range(2, 16)))},
+       for name in ("heldout", *(f"heldout{i}" for i in range(2, 18)))},
 }
 TRAINING_SETS = ("dev", "heldout", *(f"heldout{i}" for i in range(2, 14)))  # read; heldout14 and heldout15 are not
 SEED = 0
