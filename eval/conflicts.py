@@ -49,15 +49,15 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from qa.fit_conflicts import SETS, score  # noqa: E402  (SETS: name -> questions, the articles written for them)
+from qa.fit_conflicts import SETS, rows_of, score  # noqa: E402  (SETS: name -> questions, the articles written for them)
 
 
 def run(name: str) -> dict:
     from qa.assistant import Assistant
     from qa.config import Config
 
-    questions, written = SETS[name]
-    rows = [json.loads(line) for line in questions.read_text(encoding="utf-8").splitlines() if line.strip()]
+    _, written = SETS[name]
+    rows = rows_of(name)
     with tempfile.TemporaryDirectory() as tmp:
         assistant = Assistant.create(Config(index_dir=tmp))
         assistant.add_paths([ROOT / "data" / "articles", written])

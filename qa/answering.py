@@ -116,12 +116,13 @@ def plain_evidence(services: Services, question: str) -> tuple[str, Evidence, li
     """The corrected question, the gate's evidence and the passages for a question asked on
     its own (no chat history, no filter), as `answer_events` reads them; used to fit the
     conflict value scorer (qa/fit_conflicts.py)."""
-    asked = corrected(services, Vocabulary.of(services.index), question)
+    vocabulary = Vocabulary.of(services.index)
+    asked = corrected(services, vocabulary, question)
     config = services.config
     hits, _ = search_in_time(services, asked, asked, None, config.top_k, today_of(services))
     threshold = config.answer_threshold if config.answer_threshold >= 0 else None
     evidence = assess(asked, asked, hits, services.retriever.similarity, load_ranker(config.answer_ranker),
-                      load_calibration(config.answer_ranker), Vocabulary.of(services.index), threshold)
+                      load_calibration(config.answer_ranker), vocabulary, threshold)
     return asked, evidence, hits
 
 

@@ -73,15 +73,16 @@ _AMOUNT = re.compile(
     r"(?:(?:\s+|-)(?P<unit>per\s+cent|km/h|[a-z]+)|(?P<pct>%)|(?P<deg>\s?°\s?[CF]?))?(?![\w-])",
     re.IGNORECASE,
 )
+# Nouns that name a sum of money ("the budget shortfall", "the transfer fee").
+_MONEY_NOUNS = ("cost|costs|price|budget|shortfall|deficit|fine|salary|wage|revenue|profit|bill|debt|fee|fare|rent|bonus|"
+                "compensation|grant|loan|payout")
 _MEASURED = re.compile(r"^\W*(?:\w+\s+){0,2}?how (?:tall|high|deep|wide|big|large|heavy|fast|long|far|old|much|many)\b"
                        r"|\bmagnitude\b|\bturnout\b|\btemperature\b|\bwhat (?:percentage|proportion|share|number|size|height|length|depth|speed)\b"
                        r"|^\W*what (?:will|would|did|does|do)\b.*\bcost\b"
                        # "What is the value of the takeover?", "What pay rise …?", "What level had it fallen to?"
-                       r"|^\W*(?:(?:at|to|by|for|of|in)\s+)?(?:what|which)\b(?!\s+(?:time|day|date|year|month)\b).*\b(?:cost|costs|value|"
-                       r"price|rise|increase|altitude|elevation|"
-                       r"level|speed|size|fine|wait|premium|coverage|budget|total|amount|figure|rate|toll|height|length|depth|"
-                       r"distance|weight|capacity|margin|deficit|shortfall|salary|wage|population|attendance|sum|bill|debt|"
-                       r"revenue|profit|fee|fare|rent|bonus|compensation|grant|loan|payout)\b", re.I)
+                       r"|^\W*(?:(?:at|to|by|for|of|in)\s+)?(?:what|which)\b(?!\s+(?:time|day|date|year|month)\b).*\b(?:value|"
+                       r"rise|increase|altitude|elevation|level|speed|size|wait|premium|coverage|total|amount|figure|rate|toll|"
+                       rf"height|length|depth|distance|weight|capacity|margin|population|attendance|sum|{_MONEY_NOUNS})\b", re.I)
 # A figure the same sentence corrects: the value before it was superseded by the one after.
 _REVISED = re.compile(r"\b(?:revised|raised|lowered|corrected|updated|increased|reduced|put|(?:rise|rises|rose|risen|fall|falls|fell|"
                       r"fallen|climb|climbs|climbed|jump|jumps|jumped|grow|grows|grew|increase|increases|go up|goes up|went up)"
@@ -94,32 +95,32 @@ _AGE = re.compile(r"[A-Z][\w'’-]+,\s$")  # "Helena Morsby, 58, said": an age a
 _BOUND = re.compile(r"\b(?:aged|age|ages|under|over)\s+$", re.I)
 _MULTIPLIERS = {"hundred": 1e2, "thousand": 1e3, "million": 1e6, "m": 1e6, "billion": 1e9, "bn": 1e9}
 # Units that say what an amount measures: two amounts in different units are about different
-# things ("2 hours" is not a count of runners), the same amount in one unit is one fact.
+# things ("2 hours" is not a count of runners), the same amount in one unit is one fact. Each
+# word carries its size in the kind's base unit (hours, metres, kilograms, km/h): amounts are
+# compared in that base, so "72 hours" and "five days" are 72 and 120 hours.
+def _each(*words: str, size: float = 1) -> dict[str, float]:
+    return dict.fromkeys(words, size)
+
+
 UNITS = {
-    "percent": ("percent", "per cent", "pc", "%"),
-    "money": ("euro", "euros", "dollar", "dollars", "crown", "crowns", "pound", "pounds", "franc", "francs",
-              "kronor", "krona", "yen", "yuan", "rouble", "roubles", "rubles", "€", "$", "£"),
-    "length": ("metre", "metres", "meter", "meters", "m", "km", "kilometre", "kilometres", "kilometer", "kilometers",
-               "mile", "miles", "foot", "feet", "ft", "centimetre", "centimetres", "cm", "millimetre", "millimetres", "mm",
-               "yard", "yards"),
-    "time": ("second", "seconds", "minute", "minutes", "hour", "hours", "day", "days", "week", "weeks", "month",
-             "months", "year", "years"),
-    "mass": ("tonne", "tonnes", "ton", "tons", "kg", "kilogram", "kilograms", "kilo", "kilos"),
-    "volume": ("litre", "litres", "liter", "liters", "gallon", "gallons", "barrel", "barrels", "cubic"),
-    "area": ("hectare", "hectares", "acre", "acres", "square"),
-    "speed": ("mph", "kph", "km/h", "knots"),
-    "temperature": ("degree", "degrees"),
+    "percent": _each("percent", "per cent", "pc", "%"),
+    "money": _each("euro", "euros", "dollar", "dollars", "crown", "crowns", "pound", "pounds", "franc", "francs",
+                   "kronor", "krona", "yen", "yuan", "rouble", "roubles", "rubles", "€", "$", "£"),
+    "length": _each("metre", "metres", "meter", "meters", "m") | _each("km", "kilometre", "kilometres", "kilometer",
+                                                                        "kilometers", size=1000)
+              | _each("mile", "miles", size=1609.344) | _each("foot", "feet", "ft", size=0.3048)
+              | _each("centimetre", "centimetres", "cm", size=0.01) | _each("millimetre", "millimetres", "mm", size=0.001)
+              | _each("yard", "yards", size=0.9144),
+    "time": _each("second", "seconds", size=1 / 3600) | _each("minute", "minutes", size=1 / 60) | _each("hour", "hours")
+            | _each("day", "days", size=24) | _each("week", "weeks", size=168) | _each("month", "months", size=730)
+            | _each("year", "years", size=8760),
+    "mass": _each("tonne", "tonnes", "ton", "tons", size=1000) | _each("kg", "kilogram", "kilograms", "kilo", "kilos"),
+    "volume": _each("litre", "litres", "liter", "liters", "gallon", "gallons", "barrel", "barrels", "cubic"),
+    "area": _each("hectare", "hectares", "acre", "acres", "square"),
+    "speed": _each("kph", "km/h") | _each("mph", size=1.609344) | _each("knots", size=1.852),
+    "temperature": _each("degree", "degrees"),
 }
-_UNIT_OF = {w: kind for kind, ws in UNITS.items() for w in ws}
-# Amounts are compared in one base unit per kind: "72 hours" and "five days" are 72 and 120 hours.
-_IN_BASE = {
-    "second": 1 / 3600, "seconds": 1 / 3600, "minute": 1 / 60, "minutes": 1 / 60, "day": 24, "days": 24, "week": 168,
-    "weeks": 168, "month": 730, "months": 730, "year": 8760, "years": 8760,
-    "km": 1000, "kilometre": 1000, "kilometres": 1000, "kilometer": 1000, "kilometers": 1000, "mile": 1609.344,
-    "miles": 1609.344, "foot": 0.3048, "feet": 0.3048, "ft": 0.3048, "yard": 0.9144, "yards": 0.9144,
-    "centimetre": 0.01, "centimetres": 0.01, "cm": 0.01, "millimetre": 0.001, "millimetres": 0.001, "mm": 0.001,
-    "tonne": 1000, "tonnes": 1000, "ton": 1000, "tons": 1000, "mph": 1.609344, "knots": 1.852,
-}
+_UNIT_OF = {w: (kind, size) for kind, sizes in UNITS.items() for w, size in sizes.items()}
 # What the question's words say the unit is: "What percentage…" asks for percent, "How much
 # did it cost" for money, "How long" for a length or a duration.
 _ASKED_UNIT = (
@@ -139,9 +140,8 @@ _ASKED_UNIT = (
     (re.compile(r"\bturnout\b", re.I), {"percent"}),
     (re.compile(r"\bhow many (?:hours|days|weeks|months|years|minutes)\b", re.I), {"time"}),
     # a sum of money the question names without "how much": "How large is the budget shortfall?"
-    (re.compile(r"^(?!.*\bhow (?:many|long|fast|far|tall|high|deep|old)\b).*\b(?:cost|costs|price|budget|shortfall|deficit|"
-                r"fine|salary|wage|revenue|profit|bill|debt|worth|value of|fee|fees|fare|fares|rent|bonus|compensation|grant|"
-                r"loan|payout|prize money)\b", re.I), {"money"}),
+    (re.compile(r"^(?!.*\bhow (?:many|long|fast|far|tall|high|deep|old)\b).*\b(?:worth|value of|fees|fares|prize money|"
+                rf"{_MONEY_NOUNS})\b", re.I), {"money"}),
     # "How much oil leaked?": an amount with a unit, not a count of things
     (re.compile(r"\bhow much\b", re.I), {"money", "percent", "length", "mass", "volume", "area", "speed", "temperature"}),
 )
@@ -170,9 +170,13 @@ def unit_of(word: str | None) -> str | None:
     >>> unit_of("euros"), unit_of("per  cent"), unit_of("runners"), unit_of(None)
     ('money', 'percent', None, None)
     """
-    if not word:
-        return None
-    return _UNIT_OF.get(re.sub(r"\s+", " ", word.lower()))
+    unit = _unit(word)
+    return unit[0] if unit else None
+
+
+def _unit(word: str | None) -> tuple[str, float] | None:
+    """The kind of unit a word names and its size in the kind's base unit ("km" -> ("length", 1000))."""
+    return _UNIT_OF.get(re.sub(r"\s+", " ", word.lower())) if word else None
 
 
 def asked_units(question: str) -> set[str] | None:
@@ -247,9 +251,9 @@ def values_in(kind: str, sentence: str, question: str) -> list[tuple[int, int, t
                 if m.group("mult").lower() == "m" and not m.group("sign"):
                     continue  # "6 m" is six metres unless money is written ("€6m")
                 value *= _MULTIPLIERS[m.group("mult").lower()]
-            unit = "percent" if m.group("pct") else "temperature" if m.group("deg") else unit_of(m.group("unit"))
-            if unit and m.group("unit"):
-                value *= _IN_BASE.get(re.sub(r"\s+", " ", m.group("unit").lower()), 1)
+            unit, size = (("percent", 1) if m.group("pct") else ("temperature", 1) if m.group("deg")
+                          else _unit(m.group("unit")) or (None, 1))
+            value *= size  # in the kind's base unit
             if unit is None and m.group("sign"):
                 unit = "money"
             if unit and _RATE.match(masked, m.end()):  # "£4.20 for each share" is a price, not the deal's value
@@ -591,19 +595,21 @@ def _far_apart(a: tuple, b: tuple, ratio: float) -> bool:
 
 
 def conflict(evidence: Evidence, hits: Sequence[Hit], question: str, scorer: ValueScorer | None = None) -> tuple[Side, ...]:
-    """The sides, when reports that answer a date or number question disagree; else ().
-
-    Every value the best-ranked passages state is scored (ValueScorer: P(it answers the
-    question)). The most likely one, if at least `lead_min`, is the lead report's answer and
-    the first side. Each other report answers with its most likely value of the same kind and
-    unit, not `max_ratio` times off the lead's (nor a date of another precision), at least
-    `other_min` likely (a date at least `date_share` of the lead's); it is a second side when
-    it cannot be true with the first, comes from a distinct report of the same story, and
-    neither report also states the other's figure."""
+    """The sides, when reports that answer a date or number question disagree; else ()."""
     kind, values = candidate_values(evidence, hits, question)
-    if not values:
-        return ()
-    scorer = scorer or load_value_scorer()
+    return sides_of(kind, values, hits, question, scorer or load_value_scorer()) if values else ()
+
+
+def sides_of(kind: str, values: Sequence[Value], hits: Sequence[Hit], question: str, scorer: ValueScorer) -> tuple[Side, ...]:
+    """The sides the candidate values (candidate_values) give, when they disagree; else ().
+
+    Every value is scored (ValueScorer: P(it answers the question)). The most likely one, if
+    at least `lead_min`, is the lead report's answer and the first side. Each other report
+    answers with its most likely value of the same kind and unit, not `max_ratio` times off
+    the lead's (nor a date of another precision), at least `other_min` likely (a date at least
+    `date_share` of the lead's); it is a second side when it cannot be true with the first,
+    comes from a distinct report of the same story, and neither report also states the
+    other's figure."""
     scored = sorted(((scorer.value(v.features), v) for v in values), key=lambda x: -x[0])
     lead_p, first = scored[0]
     if lead_p < scorer.lead_min:
@@ -634,4 +640,4 @@ def conflict(evidence: Evidence, hits: Sequence[Hit], question: str, scorer: Val
 
 
 __all__ = ["SAME_STORY_DAYS", "Side", "Value", "ValueScorer", "candidate_values", "compatible", "conflict", "load_value_scorer",
-           "same_story", "value_features", "values_in"]
+           "same_story", "sides_of", "value_features", "values_in"]

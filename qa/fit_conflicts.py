@@ -33,7 +33,7 @@ from typing import Sequence
 
 import numpy as np
 
-from qa.conflicts import ValueScorer, candidate_values, conflict, values_in, compatible
+from qa.conflicts import ValueScorer, candidate_values, compatible, sides_of, values_in
 from qa.metrics import answer_contains
 from qa.ranker import Logistic
 
@@ -100,7 +100,7 @@ def collect(name: str) -> list[dict]:
             asked, evidence, hits = plain_evidence(assistant, row["question"])
             kind, values = candidate_values(evidence, hits, asked) if evidence.answerable else ("", [])
             golds = gold_keys(kind, row["values"]) if kind and row.get("answerable", True) else []
-            out.append({"row": row, "asked": asked, "evidence": evidence, "hits": hits, "values": values,
+            out.append({"row": row, "asked": asked, "hits": hits, "kind": kind, "values": values,
                         "labels": [is_labelled(v.key, v.text, golds) for v in values]})
     return out
 
@@ -152,9 +152,10 @@ def score(rows: list[dict], answers: list[dict]) -> dict:
 
 
 def measure(questions: Sequence[dict], scorer: ValueScorer) -> dict:
-    """Conflict precision and recall over collected questions (`score`)."""
-    answers = [{"conflicts": [{"values": [{"value": s.value} for s in conflict(q["evidence"], q["hits"], q["asked"], scorer)]}]
-                if q["evidence"].answerable else []} for q in questions]
+    """Conflict precision and recall over collected questions (`score`), deciding from the
+    values `collect` read (what `conflict` reads in the product)."""
+    sides = [sides_of(q["kind"], q["values"], q["hits"], q["asked"], scorer) if q["values"] else () for q in questions]
+    answers = [{"conflicts": [{"values": [{"value": side.value} for side in found]}]} for found in sides]
     result = score([q["row"] for q in questions], answers)
     return {k: result[k] for k in ("questions", "labelled_conflicts", "reported", "right", "precision", "recall")}
 
@@ -176,7 +177,8 @@ def main() -> int:
         for k in total:
             total[k] += folds[held][k]
         print(f"  leave out {held}: {folds[held]}", flush=True)
-    pooled = {"precision": round(total["right"] / total["reported"], 3), "recall": round(total["right"] / total["labelled_conflicts"], 3), **total}
+    pooled = {"precision": round(total["right"] / total["reported"], 3),
+              "recall": round(total["right"] / total["labelled_conflicts"], 3), **total}
     print(f"leave-one-set-out, pooled: precision {pooled['precision']} recall {pooled['recall']} "
           f"({total['right']} right of {total['reported']} reported, {total['labelled_conflicts']} labelled)")
     scorer = scorer_of(fit([q for n in TRAINING_SETS for q in data[n]]))
