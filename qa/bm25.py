@@ -46,6 +46,14 @@ class Postings:
         self.lengths = lengths  # (n_docs,) float32: terms per doc
         self.n_docs = int(lengths.shape[0])
 
+    def terms_of(self, rows: np.ndarray | None = None) -> set[str]:
+        """The terms used by these docs (a boolean mask over them; None: every doc)."""
+        if rows is None:
+            return set(self.vocab)
+        used = np.flatnonzero(self.tf[:, np.flatnonzero(rows)].getnnz(axis=1))
+        by_row = sorted(self.vocab, key=self.vocab.__getitem__)
+        return {by_row[i] for i in used}
+
     @classmethod
     def build(cls, texts: Sequence[str]) -> "Postings":
         vocab: dict[str, int] = {}

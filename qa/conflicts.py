@@ -407,20 +407,6 @@ def same_story(a: Article, b: Article, days: int = SAME_STORY_DAYS) -> bool:
     return gap.days <= days
 
 
-def _counted(question: str) -> str | None:
-    """The stem of what a "how many" question counts, past any name: "How many Saltmarsh
-    Sound festival-goers …" counts festival-goers.
-
-    >>> _counted("How many Saltmarsh Sound festival-goers were hurt?"), _counted("How many jobs will go?")
-    ('festival-go', 'job')
-    """
-    m = re.search(r"\bhow many\s+(?:of\s+the\s+)?((?:[A-Z][\w'’-]*\s+)*)([\w-]+)", question, re.I)
-    if not m:
-        return None
-    rest = [w for w in words(question[m.start(1):]) if not w[0].isupper()]
-    return stem(rest[0].lower()) if rest else counted_noun(question)
-
-
 def _states(text: str, kind: str, question: str, key: tuple) -> bool:
     """Whether a report's text states the value `key` anywhere (in the same unit)."""
     return any(compatible(k, key) and comparable(k, key) for _, _, k in values_in(kind, text, question))
@@ -509,7 +495,7 @@ def _read(evidence: Evidence, hits: Sequence[Hit], question: str) -> tuple[_Aske
     said = {s: w for s, w in weights.items() if s not in special}  # what is asked about the named things
     named = {s: w for s, w in weights.items() if s in special} or weights
     lead = hits[evidence.ranked[0].hit].article
-    noun = _counted(question) if kind == "number" else None
+    noun = counted_noun(question) if kind == "number" else None
     # What is asked about the event: the question's words less the counted noun and the
     # words that name the event (in most of the lead report's sentences, or in the headlines
     # of two reports: "fire", "earthquake").

@@ -29,10 +29,11 @@ import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Callable, Collection, Iterator, Sequence
 
-from qa.lexicon import (COUNT_PATTERN, FRAME_WORDS, IRREGULAR_STEMS, MONTH_PATTERN, NAME_JOINERS, ORDINALS, YEAR)
+from qa.lexicon import (COUNT_PATTERN, FRAME_WORDS, IRREGULAR_STEMS, MONTH_PATTERN, NAME_JOINERS, ORDINALS, UNMARKED_PLURALS,
+                        YEAR)
 from qa.ranker import Calibration, Candidate, Ranker, Similarity, candidates, rank
 from qa.spelling import Speller
-from qa.text import bare, has_date, human_date, names, numbers, stem, terms, words
+from qa.text import STOPWORDS, bare, has_date, human_date, names, numbers, stem, terms, words
 from qa.types import Article, ArticleHeader, Filters, Hit
 
 if TYPE_CHECKING:
@@ -117,10 +118,32 @@ QUANTITY = re.compile(r"(?<![\w-])\d[\d,.]*%?(?![\w-])")
 DATE_PHRASE = re.compile(rf"\b{MONTH_PATTERN}\s+\d{{1,2}}\b|\b\d{{1,2}}\s+{MONTH_PATTERN}", re.IGNORECASE)
 
 
+COUNTED_PHRASE_WORDS = 5  # how far past "how many" the counted noun may be ("how many Saltmarsh Sound festival-goers")
+
+
 def counted_noun(question: str) -> str | None:
-    """The stem of what a "how many" question counts: "How many member states…" -> "member"."""
-    m = re.search(r"\bhow many\s+(?:of\s+the\s+)?([\w-]+)", question.lower())
-    return stem(m.group(1)) if m else None
+    """The stem of what a "how many" question counts: the first plural among the words before
+    its verb, past any name ("nursing positions", "Saltmarsh Sound festival-goers"), else the
+    first of those words.
+
+    >>> counted_noun("How many nursing positions were cut?"), counted_noun("How many Saltmarsh Sound festival-goers were hurt?")
+    ('posit', 'festival-go')
+    >>> counted_noun("How many member states voted?"), counted_noun("How many US troops are there?"), counted_noun("How many died?")
+    ('state', 'troop', 'die')
+    >>> counted_noun("How many fans attended The Glass Orchards concert?")
+    'fan'
+    """
+    m = re.search(r"\bhow many\s+(?:of\s+the\s+)?", question, re.I)
+    if not m:
+        return None
+    phrase: list[str] = []
+    for w in words(question[m.end():])[:COUNTED_PHRASE_WORDS]:
+        if w.islower() and w in STOPWORDS:  # "were", "did", "in": the noun phrase has ended ("US" is a name)
+            break
+        phrase.append(w)
+    plural = [w for w in phrase if w.lower() in UNMARKED_PLURALS or (w.endswith("s") and not w.endswith(("ss", "us", "is")))]
+    plural.sort(key=lambda w: not w.islower())  # a plain word before a name's ("Glass Orchards fans")
+    return stem((plural[0] if plural else phrase[0]).lower()) if phrase else None
 
 
 def has_count(sentence: str, question: str) -> bool:

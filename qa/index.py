@@ -201,8 +201,10 @@ class Index:
         return np.concatenate(parts) if parts else np.zeros((0, self.dim), np.float32)
 
     def terms(self) -> set[str]:
-        """Every term BM25 knows in the archive."""
-        return self._once("terms", lambda: set().union(*(seg.postings.vocab for seg in self.segments)))
+        """Every term of the live archive: a removed article's words are not in it (they stay
+        in its segment's postings until a merge rewrites them)."""
+        return self._once("terms", lambda: set().union(*(seg.postings.terms_of(self.live_rows(s))
+                                                         for s, seg in enumerate(self.segments))))
 
     # --- search ------------------------------------------------------------------------
     def eligible(self, filters: Filters | None) -> list[np.ndarray | None] | None:

@@ -63,6 +63,9 @@ IRREGULAR_STEMS = {
     "fought": "fight", "brought": "bring", "kept": "keep", "chose": "choos", "wrote": "write", "saw": "see",
 }
 
+# Plural nouns without a final "s": what "How many staff / people …" counts.
+UNMARKED_PLURALS = frozenset("people children men women police staff personnel cattle troops crew feet teeth mice geese".split())
+
 # Words that shape a question or name the kind of answer wanted, not its topic: an archive
 # that never writes "remarks" or "city" can still answer "Which city hosted the remarks?".
 FRAME_WORDS = (
@@ -90,4 +93,4 @@ NAME_JOINERS = frozenset({"of", "for", "and", "the", "in", "on", "de", "du", "la
 YEAR = re.compile(r"^(1[5-9]\d\d|20\d\d)$")
 
 __all__ = ["OFFICES", "OFFICE_PATTERN", "MONTHS", "WEEKDAYS", "MONTH_NUMBERS", "MONTH_PATTERN", "NUMBER_WORDS", "NUMBER_WORD_PATTERN", "AMOUNT_WORDS", "COUNT_PATTERN",
-           "ORDINALS", "IRREGULAR_STEMS", "FRAME_WORDS", "NAME_JOINERS", "YEAR", "word_number"]
+           "ORDINALS", "IRREGULAR_STEMS", "UNMARKED_PLURALS", "FRAME_WORDS", "NAME_JOINERS", "YEAR", "word_number"]

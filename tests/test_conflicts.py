@@ -104,13 +104,15 @@ def test_values_that_are_not_the_amount_asked_are_marked_or_skipped():
 
 
 def test_the_question_says_what_kind_of_value_it_asks_for():
-    from qa.conflicts import _counted, asked_units, measured
+    from qa.conflicts import asked_units, measured
+    from qa.gate import counted_noun
 
     assert measured("How fast was the train going when it derailed?")  # a speed, though it says "when"
     assert measured("What was the turnout in the by-election?") and not measured("When did the strike begin?")
     assert asked_units("How many acres has the wildfire burned?") == {"area"}
     assert asked_units("What percentage of voters turned out?") == {"percent"}
-    assert _counted("How many Saltmarsh Sound festival-goers were taken to hospital?") == "festival-go"
+    assert counted_noun("How many Saltmarsh Sound festival-goers were taken to hospital?") == "festival-go"
+    assert counted_noun("How many nursing positions will be cut?") == "posit"  # the plural, not the word before it
 
 
 def test_reports_months_apart_are_not_one_story():

@@ -113,3 +113,20 @@ def test_a_runner_up_that_states_the_kind_asked_for_joins_an_untyped_best():
     untyped = Candidate(1, 0, 10, "The missile system worries allies.", coverage=0.2, score=0.13, typed=False)
     assert choose([best, alias], weights, 3) == (alias, best)  # the one stating the alias leads
     assert choose([best, untyped], weights, 3) == (best,)
+
+
+def test_a_removed_articles_words_leave_the_vocabulary(bundled_index_dir):
+    """Removing an article marks it deleted in its segment; the words only it used must stop
+    counting as the archive's, or "no article mentions CBC" never refuses after the removal."""
+    from qa.indexing import remove_articles
+    from qa.store import load_index
+
+    index = load_index(bundled_index_dir)
+    assert "cbc" in Vocabulary.of(index).terms  # only 001 names the channel
+    without = remove_articles(index, ["001_a8a96078134d5575.txt"])
+    assert "cbc" not in Vocabulary.of(without).terms and "stoltenberg" in Vocabulary.of(without).terms
+    from qa.gate import unknown_names
+
+    question = "Which Canadian channel interviewed Stoltenberg, CBC?"
+    assert unknown_names(absent_terms(question, Vocabulary.of(index)), question) is None
+    assert "“CBC”" in unknown_names(absent_terms(question, Vocabulary.of(without)), question)
