@@ -2,7 +2,7 @@
 
 Usage (from the project root, after `make install`):
     .venv/bin/python bench/ranker_latency.py [--questions eval/questions/bundled.jsonl ...]
-        [--repeat 3] [--int8] [--out bench/results/ranker_latency.json]
+        [--repeat 3] [--int8] [--layers 3] [--out bench/results/ranker_latency.json]
 
 The bundled articles are indexed into a temporary folder; models are warmed with one
 question; then for every question of the sets (bundled + held-out by default) it times:
@@ -10,12 +10,14 @@ question; then for every question of the sets (bundled + held-out by default) it
   calls "ranking the candidate sentences of the top 5 chunks"), with their count;
 - the whole `Assistant.ask` in extractive mode (spelling, rewrite, retrieval, ranking, gate,
   composition), wall time.
-`--int8` measures a dynamically int8-quantised copy of the ranker as well (speed only).
+`--int8` measures a dynamically int8-quantised copy of the ranker as well, `--layers N` a copy
+cut to its first N layers (speed only: what a smaller model of the same shape would cost).
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import platform
@@ -42,6 +44,7 @@ def main() -> int:
     ap.add_argument("--questions", nargs="+", default=["eval/questions/bundled.jsonl", "eval/questions/heldout.jsonl"])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--int8", action="store_true")
+    ap.add_argument("--layers", type=int, default=0, help="also time the ranker cut to its first N layers")
     ap.add_argument("--out", default="bench/results/ranker_latency.json")
     a = ap.parse_args()
 
@@ -96,18 +99,22 @@ def main() -> int:
             "rank_ms": {"p50": pct(rank_ms, 50), "p95": pct(rank_ms, 95), "mean": round(statistics.mean(rank_ms), 2)},
             "extractive_answer_ms": {"p50": pct(ask_ms, 50), "p95": pct(ask_ms, 95), "mean": round(statistics.mean(ask_ms), 2)},
         }
-        if a.int8:
-            tok, model = ranker._load()
-            q8 = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
-
-            class Int8:
-                name = "cross-encoder int8"
+        def variant_ms(model) -> dict:
+            class Variant:  # the shipped ranker's scoring, over another network
                 score = ranker.score.__func__
 
-            r8 = Int8()
-            r8._load, r8.max_length = (lambda: (tok, q8)), ranker.max_length
-            ms8, _ = ranker_times(r8)
-            result["int8_rank_ms"] = {"p50": pct(ms8, 50), "p95": pct(ms8, 95), "mean": round(statistics.mean(ms8), 2)}
+            r = Variant()
+            r._load, r.max_length = (lambda: (tok, model)), ranker.max_length
+            ms, _ = ranker_times(r)
+            return {"p50": pct(ms, 50), "p95": pct(ms, 95), "mean": round(statistics.mean(ms), 2)}
+
+        tok, model = ranker._load()
+        if a.int8:
+            result["int8_rank_ms"] = variant_ms(torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8))
+        if a.layers:
+            cut = copy.deepcopy(model)
+            cut.bert.encoder.layer = cut.bert.encoder.layer[:a.layers]
+            result[f"first_{a.layers}_layers_rank_ms"] = variant_ms(cut)
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(result, indent=2))
