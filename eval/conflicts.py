@@ -30,9 +30,9 @@ on 2026-12-02 with the fitted value scorer (6995efa) and then read; so were `hel
 `heldout13`, written on 2026-12-02 the same way (themes given, nothing else), each measured
 once by the next detector change. `heldout14` and `heldout15` were written the same way and
 are measured once each by the detector fitted after `heldout13` was read. `heldout16` and
-`heldout17` were written the same way on 2026-12-02 and have never been measured: they are the
-fresh sets for the next detector change. The sets that were read train the value scorer
-(qa/fit_conflicts.py); the fresh ones never do.
+`heldout17` were written the same way on 2026-12-02 and measured once each by the refit of
+2c25804 (the stop-24 detector scores the same on them). The sets up to `heldout13` train the
+value scorer (qa/fit_conflicts.py TRAINING_SETS); `heldout14` ... `heldout17` do not yet.
 """
 
 from __future__ import annotations
@@ -68,8 +68,8 @@ def run(name: str) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--set", choices=sorted(SETS), default="heldout15",
-                    help="heldout16, heldout17: never measured, keep them for the next change; "
-                         "heldout14, heldout15: the last sets measured (once each, by the same detector); "
+                    help="heldout16, heldout17: the last sets measured (once each, by the refit of 2c25804); "
+                         "heldout14, heldout15: measured once each by the detector of 26836e0; "
                          "heldout13 ... heldout: earlier held-out sets, each measured once, whose failures were then read; "
                          "dev: the set whose failures showed the bugs fixed so far")
     ap.add_argument("--out", type=Path)

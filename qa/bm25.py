@@ -46,12 +46,16 @@ class Postings:
         self.lengths = lengths  # (n_docs,) float32: terms per doc
         self.n_docs = int(lengths.shape[0])
 
+    def terms_by_row(self) -> list[str]:
+        """The terms in the order of tf's rows."""
+        return sorted(self.vocab, key=self.vocab.__getitem__)
+
     def terms_of(self, rows: np.ndarray | None = None) -> set[str]:
         """The terms used by these docs (a boolean mask over them; None: every doc)."""
         if rows is None:
             return set(self.vocab)
-        used = np.flatnonzero(self.tf[:, np.flatnonzero(rows)].getnnz(axis=1))
-        by_row = sorted(self.vocab, key=self.vocab.__getitem__)
+        used = np.flatnonzero(self.tf @ rows.astype(np.float32))  # counts are positive: > 0 where a kept doc has the term
+        by_row = self.terms_by_row()
         return {by_row[i] for i in used}
 
     @classmethod
@@ -103,11 +107,10 @@ class Postings:
         return self.tf.indices[a:b], self.tf.data[a:b]
 
     def to_bytes(self) -> bytes:
-        terms_sorted = sorted(self.vocab, key=self.vocab.__getitem__)
         buf = io.BytesIO()
         np.savez(
             buf, data=self.tf.data, indices=self.tf.indices, indptr=self.tf.indptr,
-            shape=np.array(self.tf.shape, dtype=np.int64), vocab=np.array(terms_sorted, dtype=np.str_),
+            shape=np.array(self.tf.shape, dtype=np.int64), vocab=np.array(self.terms_by_row(), dtype=np.str_),
             lengths=self.lengths,
         )
         return buf.getvalue()

@@ -125,8 +125,6 @@ def test_a_removed_articles_words_leave_the_vocabulary(bundled_index_dir):
     assert "cbc" in Vocabulary.of(index).terms  # only 001 names the channel
     without = remove_articles(index, ["001_a8a96078134d5575.txt"])
     assert "cbc" not in Vocabulary.of(without).terms and "stoltenberg" in Vocabulary.of(without).terms
-    from qa.gate import unknown_names
-
     question = "Which Canadian channel interviewed Stoltenberg, CBC?"
     assert unknown_names(absent_terms(question, Vocabulary.of(index)), question) is None
     assert "“CBC”" in unknown_names(absent_terms(question, Vocabulary.of(without)), question)
