@@ -25,6 +25,7 @@ Decisions:
 from __future__ import annotations
 
 import argparse
+import copy
 import hashlib
 import json
 import math
@@ -47,6 +48,11 @@ NULL_INIT = 12.0
 HARD_NEGATIVES = 3  # sentences from other paragraphs of the same article, most terms shared
 NEAR_MISS_CANDIDATES = 4  # the candidates of a question's near-miss list (its paragraph left out)
 NO_ANSWER = -1.0  # label of a near-miss list's sentences: the learned "no answer" score should win
+# Distillation (--teacher): the student's loss is DISTILL_WEIGHT of the teacher's soft ranking
+# (its softmax over the list at DISTILL_TEMPERATURE, scaled by T^2 as usual) and the rest of the
+# gold-sentence loss. Textbook values (Hinton et al. 2015), not tuned here.
+DISTILL_WEIGHT = 0.5
+DISTILL_TEMPERATURE = 2.0
 
 
 @dataclass(frozen=True)
@@ -121,8 +127,14 @@ def groups(pairs: Sequence[Pair]) -> list[list[Pair]]:
 def train(
     out: Path = DEFAULT_OUT, squad: Path = SQUAD, layers: int = 6, epochs: float = 1.0, batch_size: int = 4,
     lr: float = 3e-5, max_length: int = 128, seed: int = 0, limit: int | None = None, near_misses: bool = False,
+    teacher: Path | None = None,
 ) -> dict:
-    """Train, save to `out`, return the printed metrics. `batch_size` counts questions."""
+    """Train, save to `out`, return the printed metrics. `batch_size` counts questions.
+
+    With `teacher` (a trained ranker folder), the student starts from the teacher's own first
+    `layers` layers and head and learns the teacher's scores over each list as well as the
+    gold sentences: a smaller, faster ranker that keeps more of the teacher's quality than one
+    trained from the cut base model."""
     import numpy as np
     import torch
     from transformers import AutoConfig, AutoModel, AutoTokenizer
@@ -147,9 +159,18 @@ def train(
           f"{len(held):,} held-out pairs (dev-calibrate)", flush=True)
     base = default_model_path()
     tokenizer = AutoTokenizer.from_pretrained(base)
-    config = AutoConfig.from_pretrained(base, num_hidden_layers=layers)
-    model = SegmentCosine(AutoModel.from_pretrained(base, config=config),  # the first `layers` layers are kept
-                          null=NULL_INIT if near_misses else None)
+    guide = None
+    if teacher is not None:
+        if near_misses:
+            raise ValueError("--teacher and --near-misses do not combine (the teacher has no 'no answer' score)")
+        guide = SegmentCosine.load(teacher)
+        model = SegmentCosine(copy.deepcopy(guide.bert), guide.scale.item())
+        model.bert.encoder.layer = model.bert.encoder.layer[:layers]  # the teacher's first `layers` layers
+        model.bert.config.num_hidden_layers = layers
+    else:
+        config = AutoConfig.from_pretrained(base, num_hidden_layers=layers)
+        model = SegmentCosine(AutoModel.from_pretrained(base, config=config),  # the first `layers` layers are kept
+                              null=NULL_INIT if near_misses else None)
     before = top1(model.eval(), tokenizer, held, max_length)
     print(f"held-out top-1 before training: {before['heldout_top1']}", flush=True)
     model.train()
@@ -169,6 +190,9 @@ def train(
         enc = tokenizer([p.question for p in flat], [pair_text(p.title, p.sentence) for p in flat],
                         truncation="only_second", max_length=max_length, padding=True, return_tensors="pt")
         scores = model(**enc)
+        if guide is not None:
+            with torch.inference_mode():
+                taught = guide(**enc).clone()
         # listwise: each question's candidates compete in one softmax; the gold sentences share the target
         loss, at = scores.new_zeros(()), 0
         for g in batch:
@@ -177,7 +201,13 @@ def train(
             s, gold = scores[at:at + len(g)], torch.tensor([p.label > 0 for p in g])
             if near_misses:
                 s, gold = torch.cat([s, model.null.view(1)]), torch.cat([gold, torch.tensor([g[0].label == NO_ANSWER])])
-            loss = loss + torch.logsumexp(s, 0) - torch.logsumexp(s[gold], 0)
+            hard = torch.logsumexp(s, 0) - torch.logsumexp(s[gold], 0)
+            if guide is None:
+                loss = loss + hard
+            else:  # the teacher's ranking of the same list, softened
+                t = DISTILL_TEMPERATURE
+                soft = -(torch.softmax(taught[at:at + len(g)] / t, 0) * torch.log_softmax(s / t, 0)).sum() * t * t
+                loss = loss + (1 - DISTILL_WEIGHT) * hard + DISTILL_WEIGHT * soft
             at += len(g)
         loss = loss / len(batch)
         loss.backward()
@@ -191,7 +221,9 @@ def train(
             print(f"step {step + 1}/{steps} loss {seen:.4f} scale {model.scale.item():.1f}{null} ({time.time() - t0:.0f} s)",
                   flush=True)
     model.eval()
-    metrics = {"train_lists": len(train_groups), "near_misses": near_misses, "layers": layers, "epochs": epochs, "seed": seed, "lr": lr,
+    metrics = {"train_lists": len(train_groups), "near_misses": near_misses, "layers": layers,
+               **({"teacher": str(teacher), "teacher_heldout_top1": top1(guide, tokenizer, held, max_length)["heldout_top1"]}
+                  if guide is not None else {}), "epochs": epochs, "seed": seed, "lr": lr,
                "train_seconds": round(time.time() - t0, 1), "heldout_top1_before": before["heldout_top1"]}
     metrics |= top1(model, tokenizer, held, max_length)
     save(model, tokenizer, base, out, metrics)
@@ -259,8 +291,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="train on the first N shuffled questions only (smoke runs)")
     ap.add_argument("--near-misses", action="store_true",
                     help="also train a 'no answer' score on near-miss lists (experimental: not what ships)")
+    ap.add_argument("--teacher", type=Path, default=None,
+                    help="distil from this trained ranker folder: start from its first --layers layers, learn its scores")
     a = ap.parse_args(argv)
-    train(a.out, a.squad, a.layers, a.epochs, a.batch_size, a.lr, seed=a.seed, limit=a.limit, near_misses=a.near_misses)
+    train(a.out, a.squad, a.layers, a.epochs, a.batch_size, a.lr, seed=a.seed, limit=a.limit, near_misses=a.near_misses,
+          teacher=a.teacher)
     return 0
 
 
