@@ -15,7 +15,10 @@ MONTHS = ("january", "february", "march", "april", "may", "june", "july", "augus
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 # Month -> number, with the abbreviations news text uses ("Feb.", "Sept").
 MONTH_NUMBERS = {m: i for i, m in enumerate(MONTHS, 1)} | {m[:3]: i for i, m in enumerate(MONTHS, 1)} | {"sept": 9}
-MONTH_PATTERN = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+# A month name or its abbreviation as a whole word ("Jan.", "Sept", "December"), never the
+# start of another word: "50 decided", "5 marathons" and "30 junior doctors" hold no date.
+MONTH_PATTERN = (r"(?:" + "|".join(MONTHS) + r"|jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec)"
+                 r"(?:\.|(?![A-Za-z]))")
 
 # Number words and the value they stand for ("three" supports "3"). Words for an unknown
 # amount ("dozens") count as numbers for "how many" but stand for no digit string.

@@ -11,7 +11,7 @@ import calendar
 import re
 from functools import lru_cache
 
-from qa.lexicon import MONTHS, WEEKDAYS
+from qa.lexicon import MONTH_PATTERN, MONTHS, WEEKDAYS
 
 # Abbreviations after which a period does not end a sentence.
 _ABBREVIATIONS = {
@@ -129,10 +129,14 @@ def numbers(text: str) -> set[str]:
     return {n.replace(",", "").rstrip(".") for n in _NUMBER.findall(text)}
 
 
+# A month or weekday as a whole word: "the mayor" and "marched" name no date.
+_CALENDAR_WORD = re.compile(rf"\b(?:{MONTH_PATTERN}|(?:{'|'.join(WEEKDAYS)})(?![a-z]))")
+
+
 def has_date(text: str) -> bool:
     """True when the text names a date or time: a month, weekday, year, or a relative day."""
     low = text.lower()
-    if any(m in low for m in MONTHS) or any(d in low for d in WEEKDAYS):
+    if _CALENDAR_WORD.search(low):
         return True
     if re.search(r"\b(1[5-9]\d\d|20\d\d)s?\b", low):
         return True

@@ -14,6 +14,8 @@ TODAY = dt.date(2022, 1, 14)  # the newest bundled article's date
 @pytest.mark.parametrize("question, start, end, text", [
     ("What did NATO say in January 2022?", "2022-01-01", "2022-01-31", "in January 2022"),
     ("What did NATO say in Jan 2022?", "2022-01-01", "2022-01-31", "in Jan 2022"),
+    ("What happened on Sept. 9, 2021?", "2021-09-09", "2021-09-09", "on Sept. 9, 2021"),
+    ("What happened on Dec 3?", "2021-12-03", "2021-12-03", "on Dec 3"),
     ("What happened on 12 January?", "2022-01-12", "2022-01-12", "on 12 January"),
     ("What happened on the 12th of January 2022?", "2022-01-12", "2022-01-12", "on the 12th of January 2022"),
     ("What happened on January 12, 2022?", "2022-01-12", "2022-01-12", "on January 12, 2022"),
@@ -56,6 +58,11 @@ def test_periods_are_read_from_questions(question, start, end, text):
     "May NATO expand further?",  # the verb
     "What is the range of the 9M729?",
     "What did the SSC-8 test show?",
+    # a word that only starts like a month is no month (read as June 30, March 5, December 50 once)
+    "Did 30 junior doctors strike over pay?",
+    "Who ran 5 marathons in a year?",
+    "Super Bowl 50 decided the NFL champion for what season?",
+    "How many of the 12 octopuses survived?",
 ])
 def test_questions_without_a_date_have_no_period(question):
     assert question_period(question, TODAY) is None

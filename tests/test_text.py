@@ -23,4 +23,6 @@ def test_terms_stem_and_drop_stopwords():
 def test_numbers_dates_names():
     assert numbers("In 2019, 1,000 troops and 9 ships") == {"2019", "1000", "9"}
     assert has_date("on Wednesday") and has_date("in August 2019") and not has_date("the missile system")
+    assert has_date("on Sept. 9") and has_date("since Jan 2020")
+    assert not has_date("The mayor marched with the Mondayne family")  # months and weekdays only as whole words
     assert "Stoltenberg" in names("Jens Stoltenberg said") and "said" not in names("Jens Stoltenberg said")
