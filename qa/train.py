@@ -192,8 +192,8 @@ def train(
                         truncation="only_second", max_length=max_length, padding=True, return_tensors="pt")
         scores = model(**enc)
         if guide is not None:
-            with torch.inference_mode():
-                taught = guide(**enc).clone()
+            with torch.no_grad():  # targets only
+                taught = guide(**enc)
         # listwise: each question's candidates compete in one softmax; the gold sentences share the target
         loss, at = scores.new_zeros(()), 0
         for g in batch:
