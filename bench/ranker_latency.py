@@ -2,7 +2,7 @@
 
 Usage (from the project root, after `make install`):
     .venv/bin/python bench/ranker_latency.py [--questions eval/questions/bundled.jsonl ...]
-        [--repeat 3] [--int8] [--layers 3] [--out bench/results/ranker_latency.json]
+        [--repeat 3] [--fp32] [--int8] [--layers 3] [--out bench/results/ranker_latency.json]
 
 The bundled articles are indexed into a temporary folder; models are warmed with one
 question; then for every question of the sets (bundled + held-out by default) it times:
@@ -10,8 +10,10 @@ question; then for every question of the sets (bundled + held-out by default) it
   calls "ranking the candidate sentences of the top 5 chunks"), with their count;
 - the whole `Assistant.ask` in extractive mode (spelling, rewrite, retrieval, ranking, gate,
   composition), wall time.
-`--int8` measures a dynamically int8-quantised copy of the ranker as well, `--layers N` a copy
-cut to its first N layers (speed only: what a smaller model of the same shape would cost).
+The ranker runs in config `ranker_precision` ("auto": bf16 autocast on a CPU with native
+bfloat16). `--fp32` times the fp32 ranker as well, `--int8` a dynamically int8-quantised copy,
+`--layers N` a copy cut to its first N layers (speed only: what a smaller model of the same
+shape would cost); those two run in the configured precision.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--questions", nargs="+", default=["eval/questions/bundled.jsonl", "eval/questions/heldout.jsonl"])
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--fp32", action="store_true", help="also time the ranker in fp32")
     ap.add_argument("--int8", action="store_true")
     ap.add_argument("--layers", type=int, default=0, help="also time the ranker cut to its first N layers")
     ap.add_argument("--out", default="bench/results/ranker_latency.json")
@@ -61,7 +64,7 @@ def main() -> int:
         assistant = Assistant.create(config)
         assistant.add_paths([ROOT / "data" / "articles"])
         questions = [q for f in a.questions for q in load_questions(f)]
-        ranker = load_ranker(config.answer_ranker)
+        ranker = load_ranker(config.answer_ranker, config.ranker_precision)
         calibration = load_calibration(config.answer_ranker)
         assistant.ask(questions[0].question)  # warm: models loaded, caches filled
         Vocabulary.of(assistant.index)
@@ -94,7 +97,8 @@ def main() -> int:
             ask_ms.append((time.perf_counter() - t) * 1000)
         result = {
             "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "python": platform.python_version()},
-            "questions": len(questions), "ranker": ranker.name, "ranked_candidates_mean": round(statistics.mean(counts), 1),
+            "questions": len(questions), "ranker": ranker.name,
+            "ranker_precision": getattr(ranker, "precision", None), "ranked_candidates_mean": round(statistics.mean(counts), 1),
             "candidate_limit": THRESHOLDS.ranker_candidates,
             "rank_ms": {"p50": pct(rank_ms, 50), "p95": pct(rank_ms, 95), "mean": round(statistics.mean(rank_ms), 2)},
             "extractive_answer_ms": {"p50": pct(ask_ms, 50), "p95": pct(ask_ms, 95), "mean": round(statistics.mean(ask_ms), 2)},
@@ -104,11 +108,16 @@ def main() -> int:
                 score = ranker.score.__func__
 
             r = Variant()
-            r._load, r.max_length = (lambda: (tok, model)), ranker.max_length
+            r._load, r.max_length, r.precision = (lambda: (tok, model)), ranker.max_length, ranker.precision
             ms, _ = ranker_times(r)
             return {"p50": pct(ms, 50), "p95": pct(ms, 95), "mean": round(statistics.mean(ms), 2)}
 
         tok, model = ranker._load()
+        if a.fp32:
+            fp32 = load_ranker(config.answer_ranker, "fp32")
+            fp32.load()
+            ms, _ = ranker_times(fp32)
+            result["fp32_rank_ms"] = {"p50": pct(ms, 50), "p95": pct(ms, 95), "mean": round(statistics.mean(ms), 2)}
         if a.int8:
             result["int8_rank_ms"] = variant_ms(torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8))
         if a.layers:

@@ -121,8 +121,9 @@ def plain_evidence(services: Services, question: str) -> tuple[str, Evidence, li
     config = services.config
     hits, _ = search_in_time(services, asked, asked, None, config.top_k, today_of(services))
     threshold = config.answer_threshold if config.answer_threshold >= 0 else None
-    evidence = assess(asked, asked, hits, services.retriever.similarity, load_ranker(config.answer_ranker),
-                      load_calibration(config.answer_ranker), vocabulary, threshold)
+    ranker = load_ranker(config.answer_ranker, config.ranker_precision)
+    evidence = assess(asked, asked, hits, services.retriever.similarity, ranker, load_calibration(config.answer_ranker),
+                      vocabulary, threshold)
     return asked, evidence, hits
 
 
@@ -158,7 +159,7 @@ def answer_events(
         yield StreamEvent("status", f"Searched articles {_IN_TIME[date_filter['applied']]} {date_filter['describe']} "
                                     f"(“{date_filter['text']}”)")
     lap("retrieve")
-    ranker = load_ranker(config.answer_ranker)
+    ranker = load_ranker(config.answer_ranker, config.ranker_precision)
     calibration = load_calibration(config.answer_ranker)
     threshold = config.answer_threshold if config.answer_threshold >= 0 else None
 

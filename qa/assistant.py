@@ -220,7 +220,7 @@ class Assistant:
         self.search("warm up")
         from qa.ranker import load_ranker
 
-        load_ranker(self.config.answer_ranker).load()
+        load_ranker(self.config.answer_ranker, self.config.ranker_precision).load()
         if self.config.answer_mode == "generative":
             from qa.generate import load_generator
 

@@ -21,8 +21,10 @@ questions nobody tuned for. Here both decisions are learned on data the ranker n
   MAX_REFUSED_ANSWERABLE.
 
 `python -m qa.calibrate fit` writes models/answer-ranker/calibration.json (part of
-`make model`); `python -m qa.calibrate compare --split test` prints the comparison of
-sentence choosers on the test half (docs/EVAL.md).
+`make model`); `python -m qa.calibrate check` collects the records again with the ranker as
+configured now (e.g. `QA_RANKER_PRECISION=bf16`) and prints what the shipped calibration does
+on them, the numbers `fit` reported; `python -m qa.calibrate compare --split test` prints the
+comparison of sentence choosers on the test half (docs/EVAL.md).
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ def collect(assistant: Any, questions: Sequence[Any], answerable: bool, progress
     from qa.answering import corrected
     from qa.gate import THRESHOLDS
 
-    ranker = load_ranker(assistant.config.answer_ranker)
+    ranker = load_ranker(assistant.config.answer_ranker, assistant.config.ranker_precision)
     every = replace(THRESHOLDS, ranker_candidates=1000)
     vocabulary = Vocabulary.of(assistant.index)
     out = []
@@ -171,7 +173,6 @@ def fit(records: list[Record], limit: int) -> tuple[Calibration, dict]:
     rows = [question_signals(r, sentence, limit) for r in records]
     xa = np.array([[s[f] for f in ANSWERABLE_FEATURES] for s, _ in rows])
     is_ans = np.array([r.answerable for r in records])
-    right = np.array([ok for _, ok in rows])
     ruled = np.array([bool(r.rule) for r in records])
     # Label: the question's own article is in the index (the issue's answerable vs removed).
     answerable = _fit(xa[~ruled], is_ans[~ruled], ANSWERABLE_FEATURES)
@@ -181,9 +182,21 @@ def fit(records: list[Record], limit: int) -> tuple[Calibration, dict]:
     budget = int(np.floor(MAX_REFUSED_ANSWERABLE * is_ans.sum())) - int((ruled & is_ans).sum())
     ans_p = np.sort(p[is_ans & ~ruled])
     threshold = float(ans_p[max(0, budget)]) if len(ans_p) else 0.5
-    refused = ruled | (p < threshold)
+    calibration = Calibration(sentence, answerable, threshold, HARD_RULES)
+    return calibration, measure(records, calibration, limit)
+
+
+def measure(records: list[Record], calibration: Calibration, limit: int) -> dict:
+    """What `calibration` does on the records: the numbers `fit` reports for its own fit
+    (`check` reports them for a shipped calibration on newly collected records)."""
+    rows = [question_signals(r, calibration.sentence, limit) for r in records]
+    p = np.array([calibration.answerable(s) for s, _ in rows])
+    is_ans = np.array([r.answerable for r in records])
+    right = np.array([ok for _, ok in rows])
+    ruled = np.array([bool(r.rule) for r in records])
+    refused = ruled | (p < calibration.threshold)
     report = {
-        "dev_questions": int(is_ans.sum()), "threshold": round(threshold, 4),
+        "dev_questions": int(is_ans.sum()), "threshold": round(calibration.threshold, 4),
         "dev_best_sentence_right": round(float(right[is_ans].mean()), 4),
         "dev_answerable_refused": round(float(refused[is_ans].mean()), 4),
         "dev_answerable_refused_by_rules": round(float(ruled[is_ans].mean()), 4),
@@ -195,7 +208,7 @@ def fit(records: list[Record], limit: int) -> tuple[Calibration, dict]:
         report[f"dev_{key}_questions"] = int(v.sum())
         report[f"dev_{key}_refused"] = round(float(refused[v].mean()), 4)
         report[f"dev_{key}_refused_by_rules"] = round(float(ruled[v].mean()), 4)
-    return Calibration(sentence, answerable, threshold, HARD_RULES), report
+    return report
 
 
 def compare(records: list[Record], calibration: Calibration, limit: int) -> dict:
@@ -263,7 +276,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from qa.train import SQUAD, write_manifest
 
     ap = argparse.ArgumentParser(prog="python -m qa.calibrate")
-    ap.add_argument("action", choices=("fit", "compare"))
+    ap.add_argument("action", choices=("fit", "check", "compare"))
     ap.add_argument("--split", default="dev-calibrate")
     ap.add_argument("--limit", type=int, default=DEV_LIMIT)
     ap.add_argument("--seed", type=int, default=SEED)
@@ -282,8 +295,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if a.records and a.records.exists():
         records = [Record(**r) for r in json.loads(a.records.read_text(encoding="utf-8"))]
     else:
-        records = records_for(a.split, a.limit, a.seed, a.squad, a.index_dir, config, unanswerable=a.action == "fit",
-                              near_misses=a.near_misses if a.action == "fit" else 0)
+        records = records_for(a.split, a.limit, a.seed, a.squad, a.index_dir, config, unanswerable=a.action != "compare",
+                              near_misses=a.near_misses if a.action != "compare" else 0)
         if a.records:
             a.records.write_text(json.dumps([asdict(r) for r in records]), encoding="utf-8")
     if a.action == "fit":
@@ -296,8 +309,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(out, indent=2))
     else:
         calibration = Calibration.load(a.model / "calibration.json")
-        print(json.dumps(compare(records, calibration, THRESHOLDS.ranker_candidates) | {"split": a.split, "limit": a.limit,
-                                                                                         "seconds": round(time.time() - t0)}, indent=2))
+        result = (measure if a.action == "check" else compare)(records, calibration, THRESHOLDS.ranker_candidates)
+        print(json.dumps(result | {"split": a.split, "limit": a.limit, "seconds": round(time.time() - t0)}, indent=2))
     return 0
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -111,6 +112,26 @@ class SimilarityRanker:
 
 
 PAIR_BATCH = 4  # pairs per forward pass, sorted by length (less padding; the scores are the same)
+CPUINFO = Path("/proc/cpuinfo")
+
+
+def native_bf16(cpuinfo: Path = CPUINFO) -> bool:
+    """Whether this CPU multiplies bfloat16 in hardware (x86 AVX512-BF16 or AMX-BF16).
+    Elsewhere torch emulates bf16, which is slower than fp32, so "auto" keeps fp32."""
+    try:
+        flags = cpuinfo.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return re.search(r"\b(?:avx512_bf16|amx_bf16)\b", flags) is not None
+
+
+def resolve_precision(precision: str) -> str:
+    """Config `ranker_precision` ("auto", "fp32", "bf16") -> the one used: "fp32" or "bf16"."""
+    if precision == "auto":
+        return "bf16" if native_bf16() else "fp32"
+    if precision not in ("fp32", "bf16"):
+        raise QAError(f"ranker_precision must be 'auto', 'fp32' or 'bf16', not {precision!r}")
+    return precision
 
 
 def pair_text(title: str, sentence: str) -> str:
@@ -123,13 +144,16 @@ class CrossEncoderRanker:
     (qa/pair_model.py, found by its ranker.json) or any sequence classifier with one logit.
 
     The shipped model's weights are checked against the SHA-256 in its manifest before they
-    are read; a model given by Hugging Face id or folder is loaded as it is.
+    are read; a model given by Hugging Face id or folder is loaded as it is. Weights stay
+    fp32; with precision "bf16" the forward pass runs under CPU autocast (matrix products in
+    bfloat16, layer norms and softmax in fp32).
     """
 
-    def __init__(self, path: Path | str, max_length: int = 128) -> None:
+    def __init__(self, path: Path | str, max_length: int = 128, precision: str = "fp32") -> None:
         self.path = path
         self.name = "cross-encoder" if Path(str(path)) == BUNDLED_RANKER else f"cross-encoder:{path}"
         self.max_length = max_length
+        self.precision = resolve_precision(precision)
         self._model = None
         self._tokenizer = None
         self._lock = threading.Lock()
@@ -180,7 +204,7 @@ class CrossEncoderRanker:
         for i in range(0, len(order), PAIR_BATCH):
             part = order[i:i + PAIR_BATCH]
             enc = tokenizer.pad({k: [pairs[k][j] for j in part] for k in pairs.keys()}, return_tensors="pt")
-            with torch.inference_mode():
+            with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
                 out[part] = model(**enc).float().numpy()
         return out
 
@@ -285,21 +309,23 @@ def rank(question: str, cands: Sequence[Candidate], ranker: Ranker, calibration:
     return sorted(scored, key=lambda c: -c.score)
 
 
-_RANKERS: dict[str, Ranker] = {}
+_RANKERS: dict[tuple[str, str], Ranker] = {}
 
 
-def load_ranker(spec: str) -> Ranker:
+def load_ranker(spec: str, precision: str = "auto") -> Ranker:
     """The ranker named by config `answer_ranker`: "" (the shipped cross-encoder),
-    "similarity", or a Hugging Face id / folder of a cross-encoder. Made once per spec."""
-    if spec not in _RANKERS:
+    "similarity", or a Hugging Face id / folder of a cross-encoder, computing in config
+    `ranker_precision`. Made once per (spec, precision)."""
+    key = (spec, resolve_precision(precision))
+    if key not in _RANKERS:
         if spec == "similarity":
-            _RANKERS[spec] = SimilarityRanker()
+            _RANKERS[key] = SimilarityRanker()
         else:
             path: Path | str = BUNDLED_RANKER if not spec else spec
             if not spec and not (BUNDLED_RANKER / "manifest.json").exists():
                 raise QAError(f"the answer ranker is missing from {BUNDLED_RANKER}; {REBUILD}")
-            _RANKERS[spec] = CrossEncoderRanker(path)
-    return _RANKERS[spec]
+            _RANKERS[key] = CrossEncoderRanker(path, precision=precision)
+    return _RANKERS[key]
 
 
 def load_calibration(spec: str) -> Calibration:
@@ -314,4 +340,4 @@ def load_calibration(spec: str) -> Calibration:
 
 
 __all__ = ["Candidate", "Calibration", "CrossEncoderRanker", "Logistic", "Ranker", "SimilarityRanker", "candidate_spans", "candidates",
-           "load_calibration", "load_ranker", "rank"]
+           "load_calibration", "load_ranker", "native_bf16", "rank", "resolve_precision"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from qa.calibrate import HARD_RULES, SENTENCE_FEATURES, Record, fit, fit_sentence, ranked
+from qa.calibrate import HARD_RULES, SENTENCE_FEATURES, Record, fit, fit_sentence, measure, ranked
 from qa.gate import Vocabulary, assess
 from qa.ranker import Calibration, Logistic, SimilarityRanker
 from qa.text import terms
@@ -52,6 +52,23 @@ def test_the_threshold_keeps_answerable_refusals_within_budget():
     assert report["dev_answerable_refused"] <= 0.045 + 1e-9
     assert report["dev_answerable_refused_by_rules"] == 0.01
     assert report["dev_article_removed_refused"] > 0.9
+
+
+def test_check_measures_a_shipped_calibration_on_new_records():
+    """`qa.calibrate check`: the fitted calibration on its own records gives the fit's
+    report; on records whose ranker logits moved it reports what moved, and its threshold
+    is the shipped one, not a new fit."""
+    records = _records(200)
+    calibration, report = fit(records, limit=16)
+    assert measure(records, calibration, 16) == report
+    # the same questions with the right sentence looking like the wrong one, its logit lower
+    worse = [Record(r.qid, r.answerable, r.kind, r.rule, [r.cands[0], dict(r.cands[0], ranker=r.cands[0]["ranker"] - 1)],
+                    r.labels, r.sim_best_label, r.absent_words, r.topic_coverage, variant=r.variant) if r.answerable else r
+             for r in records]
+    moved = measure(worse, calibration, 16)
+    assert moved["threshold"] == report["threshold"]
+    assert moved["dev_best_sentence_right"] < report["dev_best_sentence_right"] - 0.5
+    assert moved["dev_article_removed_refused"] == report["dev_article_removed_refused"]
 
 
 def _hit(text: str = TEXT) -> Hit:

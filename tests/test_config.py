@@ -27,5 +27,7 @@ def test_bad_values_are_explained():
         load_config(env={"QA_TOP_K": "many"})
     with pytest.raises(QAError, match="answer_mode"):
         Config(answer_mode="poetry")
+    with pytest.raises(QAError, match="ranker_precision must be one of auto, fp32, bf16, not 'fp16'"):
+        Config(ranker_precision="fp16")
     with pytest.raises(QAError, match="chunk_overlap_tokens"):
         Config(chunk_max_tokens=10, chunk_overlap_tokens=10)

@@ -13,7 +13,8 @@ import pytest
 from qa.config import Config
 from qa.errors import QAError
 from qa.metrics import answer_contains
-from qa.ranker import BUNDLED_RANKER, Candidate, CrossEncoderRanker, candidate_spans, load_calibration, verify_manifest
+from qa.ranker import (BUNDLED_RANKER, Candidate, CrossEncoderRanker, candidate_spans, load_calibration, native_bf16,
+                       resolve_precision, verify_manifest)
 
 ARTICLES = Path(__file__).resolve().parent.parent / "data" / "articles"
 BUNDLED = Path(__file__).resolve().parent.parent / "eval" / "questions" / "bundled.jsonl"
@@ -53,7 +54,13 @@ def test_a_corrupt_or_missing_model_file_is_a_clear_error(tmp_path):
 
 @pytest.fixture(scope="module")
 def ranker():
-    return CrossEncoderRanker(BUNDLED_RANKER)
+    """The ranker as users run it: the default precision ("auto": bf16 on these machines)."""
+    return CrossEncoderRanker(BUNDLED_RANKER, precision=Config().ranker_precision)
+
+
+@pytest.fixture(scope="module")
+def fp32_ranker():
+    return CrossEncoderRanker(BUNDLED_RANKER, precision="fp32")
 
 
 # Hand-checked: every sentence of the article competes; the one that answers must win.
@@ -107,17 +114,44 @@ def test_a_question_is_refused_when_its_article_is_removed(bundled_index_dir, tm
     assert refused.refused, refused.text
 
 
-def test_batching_by_length_gives_the_scores_of_one_padded_batch(ranker):
+def test_batching_by_length_gives_the_scores_of_one_padded_batch(fp32_ranker):
     import torch
 
     from qa.ranker import pair_text
 
     sentences = article_sentences("003_c804dac4115a1700.txt")[:11]  # more than two batches, lengths differ
     question = "What did Stoltenberg say about the INF Treaty?"
-    got = ranker.score(question, candidates_of(sentences))
-    tokenizer, model = ranker._load()
+    got = fp32_ranker.score(question, candidates_of(sentences))
+    tokenizer, model = fp32_ranker._load()
     enc = tokenizer([question] * len(sentences), [pair_text("", s) for s in sentences], truncation="only_second",
-                    max_length=ranker.max_length, padding=True, return_tensors="pt")
+                    max_length=fp32_ranker.max_length, padding=True, return_tensors="pt")
     with torch.inference_mode():
         want = model(**enc).float().numpy()
     assert np.allclose(got, want, atol=1e-4) and len(set(np.round(got, 3))) > 1
+
+
+def test_bf16_ranks_like_fp32_on_real_sentences(fp32_ranker):
+    """bf16 autocast (what "auto" picks on a CPU with native bfloat16) moves the logits (about
+    20 apart at most) by a few hundredths, and never changes which sentence wins here."""
+    bf16 = CrossEncoderRanker(BUNDLED_RANKER, precision="bf16")
+    for question, article in [("Which Canadian television channel interviewed Stoltenberg about arms reduction?",
+                                "001_a8a96078134d5575.txt"),
+                               ("What did Stoltenberg say about the INF Treaty?", "003_c804dac4115a1700.txt")]:
+        cands = candidates_of(article_sentences(article))
+        want, got = fp32_ranker.score(question, cands), bf16.score(question, cands)
+        assert not np.array_equal(got, want)  # it really computed in bf16
+        assert np.abs(got - want).max() < 0.15 and got.argmax() == want.argmax()
+        assert np.corrcoef(got, want)[0, 1] > 0.999
+
+
+def test_auto_precision_is_bf16_only_where_the_cpu_has_it(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("flags\t\t: fpu sse avx2 avx512f avx512bw avx512_vnni\n")
+    assert not native_bf16(cpuinfo)
+    cpuinfo.write_text("flags\t\t: fpu sse avx2 avx512f avx512_bf16 avx512_vnni\n")
+    assert native_bf16(cpuinfo)
+    assert not native_bf16(tmp_path / "missing")
+    assert resolve_precision("auto") == ("bf16" if native_bf16() else "fp32")
+    assert resolve_precision("fp32") == "fp32"
+    with pytest.raises(QAError, match="ranker_precision"):
+        resolve_precision("int4")
