@@ -28,7 +28,7 @@ from qa.errors import QAError
 from qa.gate import Evidence, Vocabulary, assess, no_article_in, outside_filter
 from qa.generative import generate
 from qa.phrasing import parse_request
-from qa.ranker import load_calibration, load_ranker
+from qa.ranker import Calibration, Ranker, load_calibration, load_ranker
 from qa.render import fallback_note
 from qa.rewrite import standalone_query
 from qa.text import date_span
@@ -120,11 +120,16 @@ def plain_evidence(services: Services, question: str) -> tuple[str, Evidence, li
     asked = corrected(services, vocabulary, question)
     config = services.config
     hits, _ = search_in_time(services, asked, asked, None, config.top_k, today_of(services))
-    threshold = config.answer_threshold if config.answer_threshold >= 0 else None
-    ranker = load_ranker(config.answer_ranker, config.ranker_precision)
-    evidence = assess(asked, asked, hits, services.retriever.similarity, ranker, load_calibration(config.answer_ranker),
-                      vocabulary, threshold)
+    ranker, calibration, threshold = gate_models(config)
+    evidence = assess(asked, asked, hits, services.retriever.similarity, ranker, calibration, vocabulary, threshold)
     return asked, evidence, hits
+
+
+def gate_models(config: Config) -> tuple[Ranker, Calibration, float | None]:
+    """What config names for the evidence gate: the answer ranker (in `ranker_precision`),
+    its calibration, and the refusal threshold (None: the calibration's own)."""
+    threshold = config.answer_threshold if config.answer_threshold >= 0 else None
+    return load_ranker(config.answer_ranker, config.ranker_precision), load_calibration(config.answer_ranker), threshold
 
 
 def answer_events(
@@ -159,9 +164,7 @@ def answer_events(
         yield StreamEvent("status", f"Searched articles {_IN_TIME[date_filter['applied']]} {date_filter['describe']} "
                                     f"(“{date_filter['text']}”)")
     lap("retrieve")
-    ranker = load_ranker(config.answer_ranker, config.ranker_precision)
-    calibration = load_calibration(config.answer_ranker)
-    threshold = config.answer_threshold if config.answer_threshold >= 0 else None
+    ranker, calibration, threshold = gate_models(config)
 
     def gate(found: Sequence[Hit]) -> Evidence:
         return assess(asked, query, found, services.retriever.similarity, ranker, calibration, vocabulary, threshold,

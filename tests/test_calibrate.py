@@ -71,6 +71,18 @@ def test_check_measures_a_shipped_calibration_on_new_records():
     assert moved["dev_article_removed_refused"] == report["dev_article_removed_refused"]
 
 
+def test_near_misses_are_measured_not_fitted():
+    records = _records(200)
+    calibration, report = fit(records, limit=16)
+    # near misses whose best candidate looks like an answer: reported, but the fit ignores them
+    misses = [Record(f"n{i}", False, None, "", [_features(3.0, 0.3)], [False], False, 0.0, 0.8, variant="paragraph removed")
+              for i in range(50)]
+    with_misses, report2 = fit(records + misses, limit=16)
+    assert with_misses == calibration
+    assert report2["dev_paragraph_removed_questions"] == 50 and report2["dev_paragraph_removed_refused"] < 0.5
+    assert {k: v for k, v in report2.items() if "paragraph" not in k} == report
+
+
 def _hit(text: str = TEXT) -> Hit:
     article = Article("nato.txt", text, title="NATO talks")
     return Hit(Chunk("nato.txt", 0, len(text), text), article, 1.0)
