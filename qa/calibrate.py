@@ -290,7 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--near-misses", type=int, default=NEAR_MISSES,
                     help="fit/check: also ask this many questions with only their own paragraph removed (measured, not fitted)")
     ap.add_argument("--records", type=Path, default=None,
-                    help="keep the collected records in this JSON file and reuse them when it exists (same model only)")
+                    help="keep the collected records in this JSON file and reuse them when it exists (same model and ranker_precision only)")
     a = ap.parse_args(argv)
     config = load_config(answer_ranker="" if a.model == BUNDLED_RANKER else str(a.model))
     from qa.gate import THRESHOLDS
