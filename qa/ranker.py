@@ -20,6 +20,7 @@ Decisions:
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -30,6 +31,7 @@ from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
+from qa.config import RANKER_PRECISIONS
 from qa.errors import QAError
 from qa.text import split_sentences, words
 from qa.types import Hit
@@ -127,11 +129,14 @@ def native_bf16(cpuinfo: Path = CPUINFO) -> bool:
 
 def resolve_precision(precision: str) -> str:
     """Config `ranker_precision` ("auto", "fp32", "bf16") -> the one used: "fp32" or "bf16"."""
-    if precision == "auto":
-        return "bf16" if native_bf16() else "fp32"
-    if precision not in ("fp32", "bf16"):
-        raise QAError(f"ranker_precision must be 'auto', 'fp32' or 'bf16', not {precision!r}")
-    return precision
+    if precision not in RANKER_PRECISIONS:
+        raise QAError(f"ranker_precision must be one of {', '.join(RANKER_PRECISIONS)}, not {precision!r}")
+    return _auto_precision() if precision == "auto" else precision
+
+
+@functools.lru_cache(maxsize=1)  # /proc/cpuinfo is read once: load_ranker resolves "auto" on every question
+def _auto_precision() -> str:
+    return "bf16" if native_bf16() else "fp32"
 
 
 def pair_text(title: str, sentence: str) -> str:
