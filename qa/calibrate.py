@@ -55,6 +55,11 @@ DEV_LIMIT = 1500  # questions of the dev-calibrate articles used (both variants 
 # 0.458); today's signals do not tell a near miss from an answer.
 NEAR_MISSES = 0
 MEASURED_ONLY = "paragraph removed"  # the record variant `fit` reports on but does not fit
+WRITTEN = "written"  # the variant of a hand-written unanswerable question of a news development set
+# Hand-written development sets in the product's own domain (fictional news reports, each
+# question set with the folder of articles it asks about): answerable questions and near
+# misses ("the topic is there, the fact is not"). Never reported as results.
+NEWS_DEV = tuple((f"eval/questions/dev_news_h{n}.jsonl", f"eval/conflict_articles_heldout{n}") for n in (2, 3, 4, 5))
 L2 = 0.01  # ridge penalty of the listwise sentence model
 # The raw calibration used while collecting: the sentence score is the ranker's own logit,
 # nothing refuses but the hard rules.
@@ -275,6 +280,24 @@ def records_for(split: str, limit: int, seed: int, squad: Path, index_dir: Path,
     return records
 
 
+def records_for_sets(sets: Sequence[tuple[str, str]], config: Any) -> list[Record]:
+    """Records of hand-written question sets, each asked of an in-memory index of its own
+    folder of articles; unanswerable questions get the variant WRITTEN. A record's qid is
+    its question's id (the set's prefix tells the sets apart)."""
+    from qa.assistant import Assistant
+    from qa.evaluate import load_questions
+    from qa.ingest import ingest_paths
+
+    out: list[Record] = []
+    for questions, folder in sets:
+        assistant = Assistant.from_articles(ingest_paths([folder]).articles, config)
+        qs = load_questions(questions)
+        out += collect(assistant, [q for q in qs if q.answerable and not q.history], True, progress=False)
+        out += [replace(r, variant=WRITTEN) for r in collect(assistant, [q for q in qs if not q.answerable], False,
+                                                              progress=False)]
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from qa.config import load_config
     from qa.train import SQUAD, write_manifest
@@ -289,6 +312,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--index-dir", type=Path, default=Path("eval/runs/squad-index"))
     ap.add_argument("--near-misses", type=int, default=NEAR_MISSES,
                     help="fit/check: also ask this many questions with only their own paragraph removed (measured, not fitted)")
+    ap.add_argument("--news", action="store_true",
+                    help="fit/check: also report on the hand-written news development sets (NEWS_DEV; measured, not fitted)")
     ap.add_argument("--records", type=Path, default=None,
                     help="keep the collected records in this JSON file and reuse them when it exists (same model and ranker_precision only)")
     a = ap.parse_args(argv)
@@ -303,8 +328,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                               near_misses=a.near_misses if a.action != "compare" else 0)
         if a.records:
             a.records.write_text(json.dumps([asdict(r) for r in records]), encoding="utf-8")
+    news = records_for_sets(NEWS_DEV, config) if a.news and a.action != "compare" else []
     if a.action == "fit":
         calibration, report = fit(records, THRESHOLDS.ranker_candidates)
+        if news:
+            report["news_dev"] = measure(news, calibration, THRESHOLDS.ranker_candidates)
         out = {"sentence": calibration.sentence.to_dict(), "answerable": calibration.answerable.to_dict(),
                "threshold": calibration.threshold, "hard_rules": list(calibration.hard_rules), "fitted_on": f"SQuAD v1.1 dev, split {a.split}, {a.limit} questions, seed {a.seed}",
                "report": report}
@@ -314,6 +342,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         calibration = Calibration.load(a.model / "calibration.json")
         result = (measure if a.action == "check" else compare)(records, calibration, THRESHOLDS.ranker_candidates)
+        if news:
+            result["news_dev"] = measure(news, calibration, THRESHOLDS.ranker_candidates)
         print(json.dumps(result | {"split": a.split, "limit": a.limit, "seconds": round(time.time() - t0)}, indent=2))
     return 0
 

@@ -116,3 +116,30 @@ def test_a_hard_rule_refuses_however_confident_the_score():
     question = "When did NATO meet Putin?"  # no article mentions Putin
     ev = assess(question, question, [_hit()], similarity, SimilarityRanker(), _calibration(5.0, HARD_RULES), VOCAB)
     assert not ev.answerable and ev.reason == "no article mentions “Putin”"
+
+
+def test_news_dev_records_label_answers_and_mark_written_unanswerables(tmp_path):
+    """records_for_sets asks a hand-written set of its own folder through the real gate: the
+    answerable question's candidates include the right sentence, the near miss is WRITTEN."""
+    import json
+
+    from qa.calibrate import WRITTEN, records_for_sets
+    from qa.config import load_config
+
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "court.txt").write_text(
+        "date 2025-05-07\nSource: Eastmere Gazette\n\nCouncil loses contract battle with builder\n\n"
+        "Eastmere Borough Council has been ordered to pay £2.4 million in damages to Halvorsen Build. "
+        "Council leader Bernard Ashworth said he was deeply disappointed.\n", encoding="utf-8")
+    questions = tmp_path / "dev.jsonl"
+    questions.write_text("\n".join(json.dumps(q) for q in [
+        {"id": "t-001", "question": "Who leads Eastmere Borough Council?", "answers": ["Bernard Ashworth"],
+         "sources": ["court.txt"], "answerable": True},
+        {"id": "t-002", "question": "How old is Bernard Ashworth?", "answers": [], "sources": [], "answerable": False},
+    ]) + "\n", encoding="utf-8")
+    answerable, near_miss = records_for_sets([(str(questions), str(folder))], load_config())
+    assert (answerable.qid, answerable.answerable, answerable.variant) == ("t-001", True, "")
+    assert any(answerable.labels) and answerable.cands
+    assert (near_miss.qid, near_miss.answerable, near_miss.variant) == ("t-002", False, WRITTEN)
+    assert not any(near_miss.labels)

@@ -66,14 +66,14 @@ def test_missing_empty_and_duplicate_question_files(tmp_path):
         load_questions(_write(tmp_path / "d.jsonl", [{"id": "x", "question": "a"}, {"id": "x", "question": "b"}]))
 
 
-def _assert_grounded(qs) -> None:
-    """Every answerable question cites real articles, and each answer string occurs (after SQuAD
-    normalisation) in the cleaned text of at least one of its cited articles."""
+def _assert_grounded(qs, folder: Path = ARTICLES) -> None:
+    """Every answerable question cites real articles of `folder`, and each answer string occurs
+    (after SQuAD normalisation) in the cleaned text of at least one of its cited articles."""
     from qa.clean import clean_news_text
     from qa.metrics import normalize_answer
 
     assert all(q.history for q in qs if q.kind == "follow-up")
-    texts = {p.name: f" {normalize_answer(clean_news_text(p.read_text(encoding='utf-8')).text)} " for p in ARTICLES.iterdir()}
+    texts = {p.name: f" {normalize_answer(clean_news_text(p.read_text(encoding='utf-8')).text)} " for p in folder.iterdir()}
     for q in qs:
         if q.answerable:
             assert q.answers and q.sources and set(q.sources) <= set(texts), q.id
@@ -105,6 +105,18 @@ def test_heldout_question_set_is_complete_grounded_and_separate():
     # held out means new: no question repeats a bundled one word for word
     assert not {q.question.lower() for q in qs} & {q.question.lower() for q in bundled}
     _assert_grounded(qs)
+
+
+def test_news_development_sets_are_grounded_in_their_own_folders():
+    from qa.calibrate import NEWS_DEV
+
+    ids: list[str] = []
+    for questions, folder in NEWS_DEV:
+        qs = load_questions(ROOT / questions)
+        assert len(qs) >= 45 and sum(not q.answerable for q in qs) >= 15, questions
+        ids += [q.id for q in qs]
+        _assert_grounded(qs, ROOT / folder)
+    assert len(set(ids)) == len(ids)
 
 
 # --- scoring (pure) --------------------------------------------------------------------------
