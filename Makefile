@@ -44,11 +44,12 @@ test-fast: install
 
 # Retrain the answer-sentence ranker and refit its calibration from ../shared/bench (SQuAD
 # dev, fixed split, seed 0), then refit the conflict value scorer on the labelled conflict
-# sets that were read (it reads the ranker's scores). Never part of `run` or `test`: the
+# sets that were read (it reads the ranker's scores). The calibration also reports, without
+# fitting them, near misses and the news development sets. Never part of `run` or `test`: the
 # results ship in models/.
 model: install
 	$(BIN)/python -m qa.train --layers $(RANKER_LAYERS) --out models/answer-ranker
-	$(BIN)/python -m qa.calibrate fit --model models/answer-ranker
+	$(BIN)/python -m qa.calibrate fit --model models/answer-ranker --near-misses 600 --news
 	$(BIN)/python -m qa.fit_conflicts --out models/conflict-values
 
 bench: install index

@@ -117,13 +117,26 @@ _REFERS_BACK = re.compile(
 )
 
 
+# A quote attributed to a pronoun: '"The wind shift did the damage," she said.' names its
+# speaker in an earlier sentence.
+_QUOTE_BY_PRONOUN = re.compile(
+    r"[\"”’'],?\s+(?:he|she|they)\s+(?:said|says|added|told|warned|explained|noted|stressed|insisted|argued|"
+    r"continued|wrote|recalled|admitted|acknowledged)\b",
+    re.IGNORECASE,
+)
+
+
 def refers_back(sentence: str) -> bool:
-    """Whether a sentence opens with a pronoun or a role instead of a name.
+    """Whether a sentence opens with a pronoun or a role instead of a name, or quotes someone
+    it names only as "he" or "she".
 
     >>> refers_back("The Kremlin spokesman stressed that NATO is no dove."), refers_back("Peskov said so.")
     (True, False)
+    >>> refers_back('"The wind shift is what did the damage," she said.'), refers_back('"We will appeal," Ashworth said.')
+    (True, False)
     """
-    return bool(_REFERS_BACK.match(sentence.strip()))
+    s = sentence.strip()
+    return bool(_REFERS_BACK.match(s) or _QUOTE_BY_PRONOUN.search(s))
 
 
 def with_antecedent(c: Candidate, hit: Hit, taken: set[tuple[int, int]]) -> tuple[int, int]:

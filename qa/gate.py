@@ -89,13 +89,18 @@ def answer_type(question: str) -> str | None:
     ('number', 'date', 'name')
     >>> answer_type("Where did the talks take place?")
     'place'
+    >>> answer_type("Where was the ferry bound when the collision happened?"), answer_type("What did he say when asked?")
+    ('place', None)
     """
     q = question.lower().strip()
     if re.search(r"\b(other|another|alternative|also|official|nato|full) (name|designation|title)\b|\balso (known|called)\b|\bdesignat", q):
         return "alias"
-    if re.search(r"\bhow (many|much|long|old|far)\b|\bwhat (number|percentage|share)\b", q):
+    if re.search(r"\bhow (many|much|long|old|far|fast|deep|high|tall|wide|heavy)\b|\bwhat (number|percentage|share)\b", q):
         return "number"
-    if re.search(r"\bwhen\b|\bwhat (year|date|day|month)\b|\bon which (day|date)\b|\bin which year\b", q):
+    # "When ..." asks for a date; a "when" inside the question is a conjunction ("Where was
+    # the ferry bound when the collision happened?" asks for a place).
+    if re.search(r"^(?:since |until |till |by |from |and )?when\b|\bwhen\?$|\bwhat (year|date|day|month)\b|"
+                 r"\bon which (day|date)\b|\bin which year\b", q):
         return "date"
     if re.search(r"^(?:in |from |at |to |by )?(which|what) (?:[\w-]+ ){0,2}?(news agency|agency|newspaper|organi[sz]ation|body|"
                  r"company|party|person|official|minister|diplomat|leader|politician)\b", q):

@@ -72,6 +72,20 @@ def test_answer_types():
     assert answer_type("Why did the talks fail?") is None
 
 
+@pytest.mark.parametrize("question, kind", [
+    ("Where was the ferry bound when the collision happened?", "place"),
+    ("Who was the captain when the ship sank?", "name"),
+    ("What did Peskov say when asked about NATO?", None),
+    ("How fast was the train going when it derailed?", "number"),
+    ("How deep below the surface were the miners trapped?", "number"),
+    ("When did the talks end?", "date"),
+    ("Since when has he led the company?", "date"),
+    ("The treaty was signed when?", "date"),
+])
+def test_a_when_inside_the_question_is_a_conjunction_not_the_thing_asked(question, kind):
+    assert answer_type(question) == kind
+
+
 def test_json_shape_is_the_cli_contract(assistant):
     d = assistant.ask("What did Peskov say about NATO?").to_dict()
     assert set(d) >= {"question", "search_query", "answer", "refused", "mode", "citations", "short_answer", "timings_ms"}

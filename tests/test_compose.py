@@ -44,3 +44,16 @@ def test_a_sentence_that_refers_back_is_shown_with_the_one_before():
     # not when the sentence before is already part of the answer, or names no one
     assert with_antecedent(c, hit, {(0, s - 1)}) == (s, e)
     assert refers_back("He said so.") and refers_back("The South African novelist won.") and not refers_back("Peskov said.")
+
+
+def test_a_quote_attributed_to_she_is_shown_with_the_sentence_naming_her():
+    text = ('Incident commander Lorna Szabo said the fire had destroyed 37 homes. '
+            '"The wind shift on Saturday night is what did the damage," she said.')
+    art = Article(id="w.txt", text=text, title="t")
+    hit = Hit(Chunk("w.txt", 0, len(text), text), art, 1.0)
+    s = text.index('"The wind')
+    c = Candidate(0, s, len(text), text[s:])
+    start, end = with_antecedent(c, hit, set())
+    assert text[start:end].startswith("Incident commander Lorna Szabo") and end == len(text)
+    # a quote whose speaker is named in it stands alone
+    assert not refers_back('"We will appeal," council leader Bernard Ashworth said.')
