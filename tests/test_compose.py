@@ -31,15 +31,19 @@ def test_no_short_answer_when_the_sentence_has_none():
     assert span_of_kind("number", "Allies met in Brussels in 2019.", "How many allies met?") is None
 
 
+def _quoted_span(text: str, s: int, e: int) -> tuple[int, int, Candidate, Hit]:
+    """with_antecedent's span for the sentence text[s:e] of a one-chunk article, with its inputs."""
+    hit = Hit(Chunk("a.txt", 0, len(text), text), Article(id="a.txt", text=text, title="t"), 1.0)
+    c = Candidate(0, s, e, text[s:e])
+    return *with_antecedent(c, hit, set()), c, hit
+
+
 def test_a_sentence_that_refers_back_is_shown_with_the_one_before():
     text = ("Dmitry Peskov spoke to reporters on Monday. The Kremlin spokesman stressed that NATO is not a dove of peace. "
             "He added nothing.\nPeskov left.")
-    art = Article(id="a.txt", text=text, title="t")
-    hit = Hit(Chunk("a.txt", 0, len(text), text), art, 1.0)
     s = text.index("The Kremlin")
     e = text.index("peace.") + len("peace.")
-    c = Candidate(0, s, e, text[s:e])
-    start, end = with_antecedent(c, hit, set())
+    start, end, c, hit = _quoted_span(text, s, e)
     assert text[start:end].startswith("Dmitry Peskov spoke") and end == e
     # not when the sentence before is already part of the answer, or names no one
     assert with_antecedent(c, hit, {(0, s - 1)}) == (s, e)
@@ -49,11 +53,7 @@ def test_a_sentence_that_refers_back_is_shown_with_the_one_before():
 def test_a_quote_attributed_to_she_is_shown_with_the_sentence_naming_her():
     text = ('Incident commander Lorna Szabo said the fire had destroyed 37 homes. '
             '"The wind shift on Saturday night is what did the damage," she said.')
-    art = Article(id="w.txt", text=text, title="t")
-    hit = Hit(Chunk("w.txt", 0, len(text), text), art, 1.0)
-    s = text.index('"The wind')
-    c = Candidate(0, s, len(text), text[s:])
-    start, end = with_antecedent(c, hit, set())
+    start, end, _, _ = _quoted_span(text, text.index('"The wind'), len(text))
     assert text[start:end].startswith("Incident commander Lorna Szabo") and end == len(text)
     # a quote whose speaker is named in it stands alone
     assert not refers_back('"We will appeal," council leader Bernard Ashworth said.')
