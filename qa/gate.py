@@ -97,9 +97,10 @@ def answer_type(question: str) -> str | None:
         return "alias"
     if re.search(r"\bhow (many|much|long|old|far|fast|deep|high|tall|wide|heavy)\b|\bwhat (number|percentage|share)\b", q):
         return "number"
-    # "When ..." asks for a date; a "when" inside the question is a conjunction ("Where was
-    # the ferry bound when the collision happened?" asks for a place).
-    if re.search(r"^(?:since |until |till |by |from |and )?when\b|\bwhen\?$|\bwhat (year|date|day|month)\b|"
+    # "When ...", "Since when ...", "Please, when did ..." ask for a date; a "when" that joins a
+    # clause is a conjunction ("Where was the ferry bound when the collision happened?").
+    if re.search(r"^(?:[a-z]+ )?when\b|\bwhen (?:did|was|were|is|are|will|does|do|has|have|had|would|could|can|should)\b|\bwhen\?$|"
+                 r"\bwhat (year|date|day|month)\b|"
                  r"\bon which (day|date)\b|\bin which year\b", q):
         return "date"
     if re.search(r"^(?:in |from |at |to |by )?(which|what) (?:[\w-]+ ){0,2}?(news agency|agency|newspaper|organi[sz]ation|body|"

@@ -80,6 +80,9 @@ def test_answer_types():
     ("How deep below the surface were the miners trapped?", "number"),
     ("When did the talks end?", "date"),
     ("Since when has he led the company?", "date"),
+    ("Exactly when did the strike begin?", "date"),
+    ("I'm writing a story - when did the ministry publish its draft?", "date"),
+    ("What height did the river reach when it crested?", None),
     ("The treaty was signed when?", "date"),
 ])
 def test_a_when_inside_the_question_is_a_conjunction_not_the_thing_asked(question, kind):
