@@ -50,7 +50,7 @@ from typing import Sequence
 
 from qa.dates import DATELINE, month_number
 from qa.gate import DATE_PHRASE, Evidence, counted_noun, topic
-from qa.lexicon import MONTH_PATTERN, NUMBER_WORD_PATTERN, YEAR, word_number
+from qa.lexicon import HOW_QUANTITY, MONTH_PATTERN, NUMBER_WORD_PATTERN, YEAR, word_number
 from qa.errors import QAError
 from qa.ranker import REBUILD, Candidate, Logistic, verify_manifest
 from qa.text import STOPWORDS, date_span, names, numbers, stem, terms, words
@@ -76,7 +76,7 @@ _AMOUNT = re.compile(
 # Nouns that name a sum of money ("the budget shortfall", "the transfer fee").
 _MONEY_NOUNS = ("cost|costs|price|budget|shortfall|deficit|fine|salary|wage|revenue|profit|bill|debt|fee|fare|rent|bonus|"
                 "compensation|grant|loan|payout")
-_MEASURED = re.compile(r"^\W*(?:\w+\s+){0,2}?how (?:tall|high|deep|wide|big|large|heavy|fast|long|far|old|much|many)\b"
+_MEASURED = re.compile(rf"^\W*(?:\w+\s+){{0,2}}?how (?:{'|'.join(HOW_QUANTITY)}|big|large)\b"
                        r"|\bmagnitude\b|\bturnout\b|\btemperature\b|\bwhat (?:percentage|proportion|share|number|size|height|length|depth|speed)\b"
                        r"|^\W*what (?:will|would|did|does|do)\b.*\bcost\b"
                        # "What is the value of the takeover?", "What pay rise …?", "What level had it fallen to?"

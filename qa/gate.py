@@ -29,8 +29,8 @@ import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Callable, Collection, Iterator, Sequence
 
-from qa.lexicon import (COUNT_PATTERN, FRAME_WORDS, IRREGULAR_STEMS, MONTH_PATTERN, NAME_JOINERS, ORDINALS, UNMARKED_PLURALS,
-                        YEAR)
+from qa.lexicon import (COUNT_PATTERN, FRAME_WORDS, HOW_QUANTITY, IRREGULAR_STEMS, MONTH_PATTERN, NAME_JOINERS, ORDINALS,
+                        UNMARKED_PLURALS, YEAR)
 from qa.ranker import Calibration, Candidate, Ranker, Similarity, candidates, rank
 from qa.spelling import Speller
 from qa.text import STOPWORDS, bare, has_date, human_date, names, numbers, stem, terms, words
@@ -95,7 +95,7 @@ def answer_type(question: str) -> str | None:
     q = question.lower().strip()
     if re.search(r"\b(other|another|alternative|also|official|nato|full) (name|designation|title)\b|\balso (known|called)\b|\bdesignat", q):
         return "alias"
-    if re.search(r"\bhow (many|much|long|old|far|fast|deep|high|tall|wide|heavy)\b|\bwhat (number|percentage|share)\b", q):
+    if re.search(rf"\bhow ({'|'.join(HOW_QUANTITY)})\b|\bwhat (number|percentage|share)\b", q):
         return "number"
     # "When ...", "Since when ...", "Please, when did ..." ask for a date; a "when" that joins a
     # clause is a conjunction ("Where was the ferry bound when the collision happened?").

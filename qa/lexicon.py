@@ -94,6 +94,8 @@ OFFICE_PATTERN = "|".join(sorted((re.escape(o) for o in OFFICES), key=len, rever
 NAME_JOINERS = frozenset({"of", "for", "and", "the", "in", "on", "de", "du", "la", "&"})
 
 YEAR = re.compile(r"^(1[5-9]\d\d|20\d\d)$")
+# "How ___ ...?" asks for a quantity: a count, an amount, a duration or a measure.
+HOW_QUANTITY = ("many", "much", "long", "old", "far", "fast", "deep", "high", "tall", "wide", "heavy")
 
 __all__ = ["OFFICES", "OFFICE_PATTERN", "MONTHS", "WEEKDAYS", "MONTH_NUMBERS", "MONTH_PATTERN", "NUMBER_WORDS", "NUMBER_WORD_PATTERN", "AMOUNT_WORDS", "COUNT_PATTERN",
-           "ORDINALS", "IRREGULAR_STEMS", "UNMARKED_PLURALS", "FRAME_WORDS", "NAME_JOINERS", "YEAR", "word_number"]
+           "ORDINALS", "IRREGULAR_STEMS", "UNMARKED_PLURALS", "FRAME_WORDS", "NAME_JOINERS", "YEAR", "HOW_QUANTITY", "word_number"]
