@@ -133,7 +133,8 @@ _ASKED_UNIT = (
     # "For how long was the runway shut?", "How long did the strike last?": a duration
     (re.compile(r"\bfor how long\b|\bhow long (?:did|does|do|will|would|has|have|had|can|could|should)\b"
                 r"|\bhow long\b.*\b(?:last|lasted|lasting|take|took|taken|shut|closed|close|closure|delayed|suspended|stay|"
-                r"stayed|remain|remained|wait|waited|missing|trapped|disrupted|strike|outage|burn|burned|burnt)\b", re.I), {"time"}),
+                r"stayed|remain|remained|wait|waited|missing|trapped|disrupted|strike|outage|burn|burned|burnt|cut|held|detained|"
+                r"jailed|stuck|stranded|blocked|isolated|without)\b", re.I), {"time"}),
     (re.compile(r"\bhow long\b|\bwhat length\b", re.I), {"length", "time"}),
     (re.compile(r"\baltitude\b|\belevation\b", re.I), {"length"}),
     (re.compile(r"\bhow fast\b|\bspeed\b", re.I), {"speed", "length"}),
@@ -596,7 +597,12 @@ def sides_of(kind: str, values: Sequence[Value], hits: Sequence[Hit], question: 
     `date_share` of the lead's); it is a second side when it cannot be true with the first,
     comes from a distinct report of the same story, and neither report also states the
     other's figure."""
-    scored = sorted(((scorer.value(v.features), v) for v in values), key=lambda x: -x[0])
+    # A value in a unit the question rules out is no answer however it scores: "How deep were
+    # the miners trapped?" is not answered by a count of miners, "How long were they cut off?"
+    # not by a depth.
+    scored = sorted(((scorer.value(v.features), v) for v in values if not v.features["unit_unwanted"]), key=lambda x: -x[0])
+    if not scored:
+        return ()
     lead_p, first = scored[0]
     if lead_p < scorer.lead_min:
         return ()

@@ -194,6 +194,8 @@ def test_a_changed_figure_counts_from_its_new_value_and_units_follow_the_questio
         ("amount", 68.0, "speed"), ("amount", 0.094, "length"), ("amount", 3000.0, "volume")]  # in metres
     assert asked_units("How far from the enclosure was the leopard found?") == {"length"}  # not "four hours"
     assert asked_units("For how long was the runway shut?") == {"time"}  # not "90 metres" past its end
+    assert asked_units("How long were the eleven miners cut off underground?") == {"time"}  # not how deep they were
+    assert asked_units("How long is the new bridge?") == {"length", "time"}
     assert keys("a 72-hour strike, a five-day strike") == [("amount", 72.0, "time"), ("amount", 120.0, "time")]  # in hours
     assert keys("the release of nine hundred lanterns") == [("amount", 900.0, None)]
     assert "count" not in str(asked_units("How much oil leaked?")) and "mass" in asked_units("How much oil leaked?")
@@ -227,3 +229,27 @@ def test_the_scorer_labels_a_value_by_what_it_means_not_how_it_is_written():
     assert is_labelled(("amount", 9.0, None), "9", golds) and not is_labelled(("amount", 19.0, None), "19", golds)
     dates = gold_keys("date", ["March 11"])
     assert is_labelled(("day", 2025, 3, 11), "March 11, 2025", dates) and not is_labelled(("month", None, 3, None), "March", dates)
+
+
+@pytest.fixture(scope="module")
+def mine_reports():
+    """An archive of the mine-collapse reports (and the other stories of their folder)."""
+    from qa.assistant import Assistant
+    from qa.config import Config
+    from qa.ingest import ingest_paths
+
+    return Assistant.from_articles(ingest_paths([ROOT / "eval" / "conflict_articles_heldout5"]).articles, Config())
+
+
+@pytest.mark.parametrize("question, unit", [
+    ("How long were the eleven miners cut off underground?", "time"),
+    ("How deep below ground were the Dunmore Hollow miners trapped?", "length"),
+])
+def test_reports_disagree_only_in_the_unit_the_question_asks_for(mine_reports, question, unit):
+    """Reports that give different depths do not disagree about how long the miners were cut
+    off, and a count of miners is no depth: every side compared is in the unit asked."""
+    from qa.answering import plain_evidence
+    from qa.conflicts import conflict
+
+    asked, evidence, hits = plain_evidence(mine_reports, question)
+    assert all(side.key[2] == unit for side in conflict(evidence, hits, asked))
