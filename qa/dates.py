@@ -118,6 +118,9 @@ def _parser(today: dt.date):
     })
 
 
+_AFTER_PREPOSITION = re.compile(r"\b(?:in|on|during|since|until|before|after|by)\s+$", re.IGNORECASE)
+
+
 def _bare_month_ok(match: re.Match) -> bool:
     """A month named alone counts only capitalised and after a preposition: "in May", "on
     Tuesday" is no month, and "May NATO expand?" uses the verb."""
@@ -305,12 +308,20 @@ def mentions(text: str, period: Period, written: dt.date | None) -> bool:
     True
     >>> mentions("NATO met on February 11.", p, dt.date(2020, 2, 12))
     False
+
+    A month named alone counts as a question's does (`_bare_month_ok`): capitalised, after a
+    preposition.
+
+    >>> jan = Period("2025-01-01", "2025-01-31", "in January")
+    >>> [mentions(t, jan, dt.date(2025, 3, 6)) for t in ('"Members raised this in January," she said.', "January was mild.")]
+    [True, False]
     """
     base = written or dt.date.today()
     for m in DATE_IN_TEXT.finditer(text):
         expr = m.group(0)
-        if re.fullmatch(_MONTH, expr, re.IGNORECASE) or re.fullmatch(r"today|yesterday", expr, re.IGNORECASE):
-            continue  # "may", a bare month or "today" in prose says too little
+        if re.fullmatch(r"today|yesterday", expr, re.IGNORECASE) or (
+                re.fullmatch(_MONTH, expr, re.IGNORECASE) and not (expr[:1].isupper() and _AFTER_PREPOSITION.search(text, 0, m.start()))):
+            continue  # "today", "may" or a month in passing says too little
         try:
             first, last = expression_span(expr, base)
         except QAError:

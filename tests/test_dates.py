@@ -201,3 +201,20 @@ def test_the_segment_date_mask_is_filters_accepts_in_bulk():
             assert seg.article_mask(f).tolist() == [f.accepts(a) for a in articles], (lo, hi)
             checked += 1
     assert checked == 80
+
+
+def test_a_month_named_alone_is_found_where_a_passage_names_it_alone():
+    """"… in January?" bounds the question; a report that quotes "we raised this in January"
+    is about that month (read from the day it was written), so its passage is kept, not only
+    passages dated or naming a full date in January."""
+    from qa.assistant import Assistant
+    from qa.config import Config
+    from qa.ingest import ingest_paths
+    from tests.conftest import ROOT
+
+    folder = ROOT / "eval" / "conflict_articles_heldout5"
+    articles = ingest_paths([folder / f for f in ("mine_a.txt", "mine_b.txt", "mine_c.txt", "strike_a.txt", "strike_b.txt")]).articles
+    a = Assistant.from_articles(articles, Config()).ask(
+        "Which union official said members had raised the roof bolt issue in January?", mode="extractive")
+    assert a.date_filter["applied"] == "mentions" and a.date_filter["start"] == "2025-01-01"
+    assert not a.refused and a.short_answer.text == "Agnes Whitcombe" and a.citations[0].source == "mine_c.txt"
