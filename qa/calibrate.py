@@ -24,7 +24,8 @@ questions nobody tuned for. Here both decisions are learned on data the ranker n
 `make model`); `python -m qa.calibrate check` collects the records again with the ranker as
 configured now (e.g. `QA_RANKER_PRECISION=bf16`) and prints what the shipped calibration does
 on them, the numbers `fit` reported; `python -m qa.calibrate compare --split test` prints the
-comparison of sentence choosers on the test half (docs/EVAL.md).
+comparison of sentence choosers on the test half (docs/EVAL.md); `python -m qa.calibrate news
+--model DIR` checks a retrained ranker on the news development sets before any calibration.
 """
 
 from __future__ import annotations
@@ -220,6 +221,23 @@ def measure(records: list[Record], calibration: Calibration, limit: int) -> dict
     return report
 
 
+def separation(records: list[Record], limit: int) -> dict:
+    """What a ranker alone offers refusal, before any calibration: the ROC AUC of the best
+    logit among the candidates production scores, answerable against unanswerable records (those
+    no hard rule refused), and how often that sentence holds the answer. The first check of
+    a retrained ranker on the news development sets (`python -m qa.calibrate news --model DIR`)."""
+    from sklearn.metrics import roc_auc_score
+
+    open_ = [r for r in records if not r.rule and r.cands]
+    best = [max(_pruned(r, limit), key=lambda i: r.cands[i]["ranker"]) for r in open_]
+    labels = [r.answerable for r in open_]
+    holds = [r.labels[i] for r, i in zip(open_, best) if r.answerable]
+    return {"questions": len(open_), "answerable": sum(labels),
+            "auc_best_ranker": round(float(roc_auc_score(labels, [r.cands[i]["ranker"] for r, i in zip(open_, best)])), 4)
+            if 0 < sum(labels) < len(labels) else None,
+            "best_ranker_sentence_right": round(sum(holds) / len(holds), 4) if holds else None}
+
+
 def compare(records: list[Record], calibration: Calibration, limit: int) -> dict:
     """On answerable records: how often each chooser's best sentence holds the answer."""
     ans = [r for r in records if r.answerable and r.cands]
@@ -303,7 +321,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from qa.train import SQUAD, write_manifest
 
     ap = argparse.ArgumentParser(prog="python -m qa.calibrate")
-    ap.add_argument("action", choices=("fit", "check", "compare"))
+    ap.add_argument("action", choices=("fit", "check", "compare", "news"),
+                    help="news: the ranker alone on the news development sets (separation), no calibration needed")
     ap.add_argument("--split", default="dev-calibrate")
     ap.add_argument("--limit", type=int, default=DEV_LIMIT)
     ap.add_argument("--seed", type=int, default=SEED)
@@ -321,6 +340,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from qa.gate import THRESHOLDS
 
     t0 = time.time()
+    if a.action == "news":
+        result = separation(records_for_sets(NEWS_DEV, config), THRESHOLDS.ranker_candidates)
+        print(json.dumps(result | {"model": str(a.model), "seconds": round(time.time() - t0)}, indent=2))
+        return 0
     if a.records and a.records.exists():
         records = [Record(**r) for r in json.loads(a.records.read_text(encoding="utf-8"))]
     else:

@@ -30,6 +30,7 @@ import hashlib
 import json
 import math
 import random
+import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -48,6 +49,13 @@ NULL_INIT = 12.0
 HARD_NEGATIVES = 3  # sentences from other paragraphs of the same article, most terms shared
 NEAR_MISS_CANDIDATES = 4  # the candidates of a question's near-miss list (its paragraph left out)
 NO_ANSWER = -1.0  # label of a near-miss list's sentences: the learned "no answer" score should win
+# --erased: the gold sentence with its answer span cut out joins the question's list as a
+# negative, so the gold must win on the answer itself, not on the words it shares with the
+# question (a person's near miss reuses the report's words but lacks the fact asked).
+# A preposition or article right before the span goes with it ("trapped at [300 metres]").
+ERASE_BEFORE = re.compile(r"(?:\b(?:in|into|on|onto|at|by|of|from|to|for|about|around|some|nearly|over|under|between|during|"
+                          r"after|before|since|until|through|within|among|including|the|a|an|than|as|with)\s+)+$", re.IGNORECASE)
+ERASED_MIN_WORDS = 5  # an erased sentence shorter than this is dropped (too little left to be a near miss)
 # Distillation (--teacher): the student's loss is DISTILL_WEIGHT of the teacher's soft ranking
 # (its softmax over the list at DISTILL_TEMPERATURE, scaled by T^2 as usual) and the rest of the
 # gold-sentence loss. Textbook values (Hinton et al. 2015), not tuned here.
@@ -63,8 +71,37 @@ class Pair:
     label: float  # 1.0: the sentence holds a gold answer; NO_ANSWER: a near-miss list (see squad_pairs)
 
 
-def squad_pairs(path: Path, split: str, seed: int = 0, near_misses: bool = False) -> list[Pair]:
+def erase(sentence: str, start: int, end: int) -> str | None:
+    """`sentence` without its characters start:end (an answer span) and the prepositions or
+    articles just before it, tidied; None when the span opens the sentence or too little is
+    left.
+
+    >>> erase("The miners were trapped at 300 metres after the collapse.", 27, 37)
+    'The miners were trapped after the collapse.'
+    >>> erase("Denver beat Carolina 24-10 to win the title.", 21, 26)
+    'Denver beat Carolina to win the title.'
+    >>> erase("Peyton Manning threw two touchdown passes.", 0, 14) is None
+    True
+    """
+    head = sentence[:start]
+    if not head.strip():
+        return None
+    head = ERASE_BEFORE.sub("", head.rstrip() + " ").rstrip()
+    if not head:
+        return None
+    tail = re.sub(r"^(?:'s|’s)\b", "", sentence[end:])  # "Astra's satellites" -> "satellites"
+    out = head + " " + tail.lstrip()
+    out = re.sub(r"\s+([,.;:!?)])", r"\1", out)
+    out = re.sub(r"\(\s*\)|,(?=\s*[,.;:])", "", out)
+    out = re.sub(r"\s{2,}", " ", out).strip()
+    return out if len(out.split()) >= ERASED_MIN_WORDS else None
+
+
+def squad_pairs(path: Path, split: str, seed: int = 0, near_misses: bool = False, erased: bool = False) -> list[Pair]:
     """(question, sentence, label) pairs from the SQuAD articles in `split` of the fixed split.
+
+    With `erased`, each question's list also holds its gold sentence with the answer cut out
+    (`erase`), labelled 0.
 
     With `near_misses`, each question is also listed against sentences of its article's
     other paragraphs that hold no gold answer, labelled NO_ANSWER: the list the ranker sees
@@ -90,14 +127,19 @@ def squad_pairs(path: Path, split: str, seed: int = 0, near_misses: bool = False
             for qa in para["qas"]:
                 spans = [(a["answer_start"], a["answer_start"] + len(a["text"])) for a in qa["answers"]]
                 q = qa["question"].strip()
+                texts = [a["text"].lower() for a in qa["answers"]]
                 for _, s, e, text, _ in own:
                     label = float(any(s <= a and b <= e for a, b in spans))
                     pairs.append(Pair(q, title, text, label))
+                    if erased and label:
+                        a, b = next((a, b) for a, b in spans if s <= a and b <= e)
+                        cut = erase(text, a - s, b - s)
+                        if cut and not any(t in cut.lower() for t in texts):
+                            pairs.append(Pair(q, title, cut, 0.0))
                 qt = set(terms(q))
                 hard = sorted(others, key=lambda x: (-len(qt & x[4]), rng.random()))
                 pairs += [Pair(q, title, x[3], 0.0) for x in hard[:HARD_NEGATIVES]]
                 if near_misses:  # the same question without its paragraph: nothing may win over "no answer"
-                    texts = [a["text"].lower() for a in qa["answers"]]
                     misses = [x for x in hard if not any(t in x[3].lower() for t in texts)][:NEAR_MISS_CANDIDATES]
                     pairs += [Pair(q, title, x[3], NO_ANSWER) for x in misses]
     return pairs
@@ -127,7 +169,7 @@ def groups(pairs: Sequence[Pair]) -> list[list[Pair]]:
 def train(
     out: Path = DEFAULT_OUT, squad: Path = SQUAD, layers: int = 6, epochs: float = 1.0, batch_size: int = 4,
     lr: float = 3e-5, max_length: int = 128, seed: int = 0, limit: int | None = None, near_misses: bool = False,
-    teacher: Path | None = None, bf16: bool = False,
+    teacher: Path | None = None, bf16: bool = False, erased: bool = False,
 ) -> dict:
     """Train, save to `out`, return the printed metrics. `batch_size` counts questions.
 
@@ -151,7 +193,7 @@ def train(
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
     t0 = time.time()
-    train_groups = groups(squad_pairs(squad, "dev-train", seed, near_misses=near_misses))
+    train_groups = groups(squad_pairs(squad, "dev-train", seed, near_misses=near_misses, erased=erased))
     held = squad_pairs(squad, "dev-calibrate", seed, near_misses=near_misses)
     rng = random.Random(seed)
     rng.shuffle(train_groups)
@@ -226,7 +268,7 @@ def train(
             print(f"step {step + 1}/{steps} loss {seen:.4f} scale {model.scale.item():.1f}{null} ({time.time() - t0:.0f} s)",
                   flush=True)
     model.eval()
-    metrics = {"train_lists": len(train_groups), "near_misses": near_misses, "layers": layers, "bf16": bf16,
+    metrics = {"train_lists": len(train_groups), "near_misses": near_misses, "erased": erased, "layers": layers, "bf16": bf16,
                **({"teacher": str(teacher), "teacher_heldout_top1": top1(guide, tokenizer, held, max_length)["heldout_top1"]}
                   if guide is not None else {}), "epochs": epochs, "seed": seed, "lr": lr,
                "train_seconds": round(time.time() - t0, 1), "heldout_top1_before": before["heldout_top1"]}
@@ -299,9 +341,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--teacher", type=Path, default=None,
                     help="distil from this trained ranker folder: start from its first --layers layers, learn its scores")
     ap.add_argument("--bf16", action="store_true", help="forward passes in bfloat16 autocast (faster where the CPU has it)")
+    ap.add_argument("--erased", action="store_true",
+                    help="also list each gold sentence with its answer cut out, as a negative (see erase)")
     a = ap.parse_args(argv)
     train(a.out, a.squad, a.layers, a.epochs, a.batch_size, a.lr, seed=a.seed, limit=a.limit, near_misses=a.near_misses,
-          teacher=a.teacher, bf16=a.bf16)
+          teacher=a.teacher, bf16=a.bf16, erased=a.erased)
     return 0
 
 

@@ -143,3 +143,20 @@ def test_news_dev_records_label_answers_and_mark_written_unanswerables(tmp_path)
     assert any(answerable.labels) and answerable.cands
     assert (near_miss.qid, near_miss.answerable, near_miss.variant) == ("t-002", False, WRITTEN)
     assert not any(near_miss.labels)
+
+
+def test_separation_reads_the_best_logit_production_would_score():
+    """`qa.calibrate news`: the AUC of the best ranker logit among the pruned candidates,
+    answerable vs unanswerable, over records no hard rule refused; a candidate pruned by the
+    cheap signals does not count however high its logit."""
+    from qa.calibrate import separation
+
+    records = _records(50)
+    assert separation(records, limit=16)["auc_best_ranker"] > 0.95
+    assert separation(records, limit=16)["best_ranker_sentence_right"] >= 0.85
+    hidden = Record("u-hidden", False, None, "", [_features(1.0, 0.9), {**_features(50.0, 0.0), "similarity": 0.0}],
+                    [False, False], False, 0.0, 0.4)
+    ruled = Record("u-ruled", False, None, "no article mentions “Macron”", [_features(50.0, 0.9)], [False], False, 0.0, 0.4)
+    base = [Record("a", True, None, "", [_features(2.0, 0.5)], [True], False, 0.0, 0.8)]
+    assert separation(base + [hidden, ruled], limit=1) == {
+        "questions": 2, "answerable": 1, "auc_best_ranker": 1.0, "best_ranker_sentence_right": 1.0}
