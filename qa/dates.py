@@ -118,14 +118,15 @@ def _parser(today: dt.date):
     })
 
 
-_AFTER_PREPOSITION = re.compile(r"\b(?:in|on|during|since|until|before|after|by)\s+$", re.IGNORECASE)
+_MONTH_PREPOSITION = r"(?:in|on|during|since|until|before|after|by)\b"  # a month named alone counts after one of these
+_AFTER_PREPOSITION = re.compile(rf"\b{_MONTH_PREPOSITION}\s+$", re.IGNORECASE)
 
 
 def _bare_month_ok(match: re.Match) -> bool:
     """A month named alone counts only capitalised and after a preposition: "in May", "on
     Tuesday" is no month, and "May NATO expand?" uses the verb."""
     word = match.group("e").strip()
-    return word[:1].isupper() and bool(re.match(r"(?:in|on|during|since|until|before|after|by)\b", match.group(0), re.IGNORECASE))
+    return word[:1].isupper() and bool(re.match(_MONTH_PREPOSITION, match.group(0), re.IGNORECASE))
 
 
 def expression_span(expr: str, today: dt.date) -> tuple[dt.date, dt.date]:

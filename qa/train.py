@@ -342,7 +342,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="distil from this trained ranker folder: start from its first --layers layers, learn its scores")
     ap.add_argument("--bf16", action="store_true", help="forward passes in bfloat16 autocast (faster where the CPU has it)")
     ap.add_argument("--erased", action="store_true",
-                    help="also list each gold sentence with its answer cut out, as a negative (see erase)")
+                    help="also list each gold sentence with its answer cut out, as a negative (experimental: not what ships, docs/EVAL.md)")
     a = ap.parse_args(argv)
     train(a.out, a.squad, a.layers, a.epochs, a.batch_size, a.lr, seed=a.seed, limit=a.limit, near_misses=a.near_misses,
           teacher=a.teacher, bf16=a.bf16, erased=a.erased)
