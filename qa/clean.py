@@ -26,7 +26,7 @@ from datetime import date as _date
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
-from qa.lexicon import MONTH_NUMBERS
+from qa.lexicon import MONTH_NUMBERS, WEEKDAYS
 
 TITLE_MAX = 100  # fallback titles (first sentence) are cut to this many characters
 HEADLINE_MAX = 150  # a first line longer than this is prose, not a headline
@@ -53,7 +53,9 @@ _DATE_FORMS = (  # (regex, order of year/month/day groups)
     (re.compile(rf"(\d{{1,2}})(?:st|nd|rd|th)? {_MON},? (\d{{4}})"), "dmy"),
     (re.compile(rf"{_MON} (\d{{1,2}})(?:st|nd|rd|th)?,? (\d{{4}})"), "mdy"),
 )
-_WEEKDAY = re.compile(r"^(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+", re.I)
+# A weekday opening a date ("Wed, 12 Feb 2020", "Thursday 12 February 2020"): the full name or
+# its usual abbreviations, never any word that merely starts like one ("Monsoon 2020").
+_WEEKDAY = re.compile(rf"^(?:{'|'.join(WEEKDAYS)}|mon|tues?|wed|thu(?:rs?)?|fri|sat|sun)\b\.?,?\s+", re.I)
 
 
 _PARTIAL_FORMS = (  # a month or a year only: kept with that precision
@@ -72,6 +74,8 @@ def normalise_date(s: object) -> str | None:
     ['2020-02-12', '2020-02-12', '2020-02-12', '2020-02-12', None]
     >>> [normalise_date(x) for x in ("2023-12", "December 2023", "2023", "2023-13")]
     ['2023-12', '2023-12', '2023', None]
+    >>> [normalise_date(x) for x in ("Wed, 12 Feb 2020", "Thurs. Feb 13, 2020", "Monsoon 2020")]
+    ['2020-02-12', '2020-02-13', None]
     """
     if not isinstance(s, str):
         return None

@@ -50,7 +50,7 @@ from typing import Sequence
 
 from qa.dates import DATELINE, month_number
 from qa.gate import DATE_PHRASE, Evidence, counted_noun, topic
-from qa.lexicon import HOW_QUANTITY, MONTH_PATTERN, NUMBER_WORD_PATTERN, YEAR, word_number
+from qa.lexicon import HOW_QUANTITY, MONTH_PATTERN, NUMBER_WORD_PATTERN, YEAR, is_plural, word_number
 from qa.errors import QAError
 from qa.ranker import REBUILD, Candidate, Logistic, verify_manifest
 from qa.text import STOPWORDS, date_span, names, numbers, stem, terms, words
@@ -442,12 +442,15 @@ def _counted_end(sentence: str, end: int, noun: str | None) -> int:
     >>> s = "She won by 37 votes, and 11 were hurt."
     >>> s[11:_counted_end(s, 13, None)], s[25:_counted_end(s, 27, None)]
     ('37 votes', '11')
+    >>> s = "It carried 12 class pupils and 40 children."
+    >>> s[11:_counted_end(s, 13, None)], s[31:_counted_end(s, 33, None)]
+    ('12', '40 children')
     """
     m = re.match(r"\s+([a-z]+)\b", sentence[end:end + 30])
     if not m or m.group(1) in STOPWORDS:
         return end
     word = m.group(1)
-    return end + m.end() if word.endswith("s") or word == "people" or (noun and _same_word(stem(word), noun)) else end
+    return end + m.end() if is_plural(word) or (noun and _same_word(stem(word), noun)) else end
 
 
 def value_features(c: Candidate, s: int, e: int, key: tuple, spans: Sequence[tuple[int, int, tuple]], asked: _Asked,

@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Callable, Collection, Iterator, Sequence
 
 from qa.lexicon import (COUNT_PATTERN, FRAME_WORDS, HOW_QUANTITY, IRREGULAR_STEMS, MONTH_PATTERN, NAME_JOINERS, ORDINALS,
-                        UNMARKED_PLURALS, YEAR)
+                        YEAR, is_plural)
 from qa.ranker import Calibration, Candidate, Ranker, Similarity, candidates, rank
 from qa.spelling import Speller
 from qa.text import STOPWORDS, bare, has_date, human_date, names, numbers, stem, terms, words
@@ -147,7 +147,7 @@ def counted_noun(question: str) -> str | None:
         if w.islower() and w in STOPWORDS:  # "were", "did", "in": the noun phrase has ended ("US" is a name)
             break
         phrase.append(w)
-    plural = [w for w in phrase if w.lower() in UNMARKED_PLURALS or (w.endswith("s") and not w.endswith(("ss", "us", "is")))]
+    plural = [w for w in phrase if is_plural(w)]
     plural.sort(key=lambda w: not w.islower())  # a plain word before a name's ("Glass Orchards fans")
     return stem((plural[0] if plural else phrase[0]).lower()) if phrase else None
 

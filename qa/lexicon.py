@@ -69,6 +69,16 @@ IRREGULAR_STEMS = {
 # Plural nouns without a final "s": what "How many staff / people …" counts.
 UNMARKED_PLURALS = frozenset("people children men women police staff personnel cattle troops crew feet teeth mice geese".split())
 
+
+def is_plural(word: str) -> bool:
+    """A plural noun by its form: "votes", "people", not "class", "bus" or "analysis".
+
+    >>> [is_plural(w) for w in ("votes", "people", "class", "bus", "analysis", "miner")]
+    [True, True, False, False, False, False]
+    """
+    w = word.lower()
+    return w in UNMARKED_PLURALS or (w.endswith("s") and not w.endswith(("ss", "us", "is")))
+
 # Words that shape a question or name the kind of answer wanted, not its topic: an archive
 # that never writes "remarks" or "city" can still answer "Which city hosted the remarks?".
 FRAME_WORDS = (
@@ -98,4 +108,4 @@ YEAR = re.compile(r"^(1[5-9]\d\d|20\d\d)$")
 HOW_QUANTITY = ("many", "much", "long", "old", "far", "fast", "deep", "high", "tall", "wide", "heavy")
 
 __all__ = ["OFFICES", "OFFICE_PATTERN", "MONTHS", "WEEKDAYS", "MONTH_NUMBERS", "MONTH_PATTERN", "NUMBER_WORDS", "NUMBER_WORD_PATTERN", "AMOUNT_WORDS", "COUNT_PATTERN",
-           "ORDINALS", "IRREGULAR_STEMS", "UNMARKED_PLURALS", "FRAME_WORDS", "NAME_JOINERS", "YEAR", "HOW_QUANTITY", "word_number"]
+           "ORDINALS", "IRREGULAR_STEMS", "UNMARKED_PLURALS", "is_plural", "FRAME_WORDS", "NAME_JOINERS", "YEAR", "HOW_QUANTITY", "word_number"]
