@@ -79,6 +79,7 @@ def is_plural(word: str) -> bool:
     w = word.lower()
     return w in UNMARKED_PLURALS or (w.endswith("s") and not w.endswith(("ss", "us", "is")))
 
+
 # Words that shape a question or name the kind of answer wanted, not its topic: an archive
 # that never writes "remarks" or "city" can still answer "Which city hosted the remarks?".
 FRAME_WORDS = (
