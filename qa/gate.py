@@ -89,6 +89,8 @@ def answer_type(question: str) -> str | None:
     ('number', 'date', 'name')
     >>> answer_type("Where did the talks take place?")
     'place'
+    >>> answer_type("What was the name of the storm that flooded Stellbrook?"), answer_type("What is the driver's name?")
+    ('name', 'name')
     >>> answer_type("Where was the ferry bound when the collision happened?"), answer_type("What did he say when asked?")
     ('place', None)
     """
@@ -107,6 +109,9 @@ def answer_type(question: str) -> str | None:
                  r"company|party|person|official|minister|diplomat|leader|politician)\b", q):
         return "name"
     if re.search(r"^(who|whom)\b|\bwho (said|stated|called|warned|threatened|announced|is|was|were|leads|chairs)\b", q):
+        return "name"
+    # "What was the name of the storm?", "What were the names of the two people …?", "What is the driver's name?"
+    if re.search(r"^(?:what|which) (?:is|was|are|were) (?:the )?(?:full )?names? of\b|^what (?:is|was) [\w’'\s-]+?['’]s? (?:full )?name\b", q):
         return "name"
     if re.search(r"^where\b|^(?:in |at )?(which|what) (?:[\w-]+ ){0,2}?(city|country|place|town|capital)\b", q):
         return "place"

@@ -130,14 +130,36 @@ def numbers(text: str) -> set[str]:
 
 
 # A month or weekday as a whole word: "the mayor" and "marched" name no date.
-_CALENDAR_WORD = re.compile(rf"\b(?:{MONTH_PATTERN}|(?:{'|'.join(WEEKDAYS)})(?![a-z]))")
+_CALENDAR_WORD = re.compile(rf"\b(?:{MONTH_PATTERN}|(?:{'|'.join(WEEKDAYS)})(?![a-z]))", re.IGNORECASE)
+
+
+# Month words that are also everyday words ("workers may strike", "the march", "mar the
+# talks"): a month only capitalised, and as a text's first word only before a day or year
+# ("May 6 was ...", not "May NATO expand?").
+_EVERYDAY_MONTHS = frozenset({"may", "march", "mar", "mar."})
+_OPENING = " \t\n\"'“‘(["
+
+
+def _names_month(text: str, m: re.Match) -> bool:
+    """Whether the calendar word `m` (matched in `text`) names a month or weekday there."""
+    if m.group(0).lower() not in _EVERYDAY_MONTHS:
+        return True
+    if not text[m.start()].isupper():
+        return False
+    return bool(text[:m.start()].strip(_OPENING)) or bool(re.match(r"\s+\d", text[m.end():]))
 
 
 def has_date(text: str) -> bool:
-    """True when the text names a date or time: a month, weekday, year, or a relative day."""
-    low = text.lower()
-    if _CALENDAR_WORD.search(low):
+    """True when the text names a date or time: a month, weekday, year, or a relative day.
+
+    >>> has_date("Workers may strike again."), has_date("Talks resume in May."), has_date("May 6 was quiet.")
+    (False, True, True)
+    >>> has_date("The march reached the square."), has_date("May NATO expand?")
+    (False, False)
+    """
+    if any(_names_month(text, m) for m in _CALENDAR_WORD.finditer(text)):
         return True
+    low = text.lower()
     if re.search(r"\b(1[5-9]\d\d|20\d\d)s?\b", low):
         return True
     return bool(re.search(r"\b(yesterday|today|last (week|month|year)|earlier (this|in the) \w+)\b", low))

@@ -95,6 +95,15 @@ def test_which_agency_asks_for_a_name_beyond_the_questions_own():
     assert not typed("name", "Later, Stoltenberg said he would not change.", q)  # his own name is not an answer
 
 
+def test_the_name_of_something_asks_for_a_name():
+    q = "What is the name of Tarnwell Foods' chief executive?"
+    assert answer_type(q) == "name" and answer_type("What were the names of the two people who died?") == "name"
+    assert answer_type("What is the other name of the SSC-8?") == "alias"  # another name for a named thing
+    # the role without its holder's name does not state what is asked
+    assert not typed("name", "Tarnwell's chief executive, who has led the company for 11 years, will stay on.", q)
+    assert typed("name", "Tarnwell Foods' chief executive, Marion Kell, said the offer was fair.", q)
+
+
 def _c(text, score, cov):
     return Candidate(0, 0, len(text), text, coverage=cov, score=score)
 
