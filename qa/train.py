@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Sequence
 
 from qa.ranker import candidate_spans, pair_text
-from qa.text import terms
+from qa.text import STOPWORDS, stem, terms, words
 
 DEFAULT_OUT = Path("models/answer-ranker")
 SQUAD = Path("../shared/bench/squad-v1.1-dev/dev-v1.1.json.zip")
@@ -56,6 +56,12 @@ NO_ANSWER = -1.0  # label of a near-miss list's sentences: the learned "no answe
 ERASE_BEFORE = re.compile(r"(?:\b(?:in|into|on|onto|at|by|of|from|to|for|about|around|some|nearly|over|under|between|during|"
                           r"after|before|since|until|through|within|among|including|the|a|an|than|as|with)\s+)+$", re.IGNORECASE)
 ERASED_MIN_WORDS = 5  # an erased sentence shorter than this is dropped (too little left to be a near miss)
+# --swapped: each question is also asked with one word its gold sentence shares replaced by a
+# word from elsewhere in the article (a name for a name, a plural for a plural), and the gold
+# sentence, scored for that question, is a negative in the question's list: a person's near
+# miss asks about a neighbour of what the report says ("the women's race" where it gives the men's).
+SWAP_MIN_LETTERS = 4  # words shorter than this are not swapped, nor used as replacements
+SWAP_PREFIX = 5  # a replacement shares fewer leading letters than this with the word it replaces
 # Distillation (--teacher): the student's loss is DISTILL_WEIGHT of the teacher's soft ranking
 # (its softmax over the list at DISTILL_TEMPERATURE, scaled by T^2 as usual) and the rest of the
 # gold-sentence loss. Textbook values (Hinton et al. 2015), not tuned here.
@@ -69,6 +75,12 @@ class Pair:
     title: str
     sentence: str
     label: float  # 1.0: the sentence holds a gold answer; NO_ANSWER: a near-miss list (see squad_pairs)
+    asked: str = ""  # the question as scored, when it differs from the list's `question` (--swapped)
+    list_key: str = ""  # the ranking list it belongs to, when its sentences have different titles (--news)
+
+    @property
+    def scored(self) -> str:
+        return self.asked or self.question
 
 
 def erase(sentence: str, start: int, end: int) -> str | None:
@@ -97,11 +109,59 @@ def erase(sentence: str, start: int, end: int) -> str | None:
     return out if len(out.split()) >= ERASED_MIN_WORDS else None
 
 
-def squad_pairs(path: Path, split: str, seed: int = 0, near_misses: bool = False, erased: bool = False) -> list[Pair]:
+_DETERMINER = r"(?:the|a|an|its|their|his|her|our|this|that|these|those)"
+# A word that can be swapped for another of its kind: a name (capitalised, not the first word)
+# or a word right after a determiner (a noun or an adjective: "the [men's] race", "its [budget]").
+_SWAPPABLE = re.compile(rf"(?<=[\w,;:] )(?P<name>[A-Z][a-z]+(?:['’]s)?)\b|\b(?i:{_DETERMINER}) (?P<word>[a-z]+(?:['’]s)?)\b")
+
+
+# Endings of adverbs, participles and adjectives ("the relevant", "the increasing"): not swapped.
+_NOT_A_NOUN = re.compile(r"(?:ly|ing|ed|al|ive|ous|ful|ic|able|ible|ant|ent)$")
+
+
+def swappable(text: str) -> list[str]:
+    """The words of `text` that `swap` may replace, or use as a replacement.
+
+    >>> swappable("Who won the men's race in Boston after a storm?")
+    ["men's", 'Boston', 'storm']
+    """
+    out = []
+    for m in _SWAPPABLE.finditer(text):
+        w = m.group("name") or m.group("word")
+        bare = re.sub(r"['’]s$", "", w)
+        if len(bare) >= SWAP_MIN_LETTERS - 1 and bare.lower() not in STOPWORDS and not _NOT_A_NOUN.search(bare):
+            out.append(w)
+    return out
+
+
+def swap(question: str, sentence: str, answers: Sequence[str], pool: Sequence[str], rng: random.Random) -> str | None:
+    """`question` with one word that `sentence` shares (not the first, not part of an answer)
+    replaced by a word of `pool` of the same shape (capitalised or not, plural or not) that
+    neither the sentence nor the question uses; None when there is none.
+
+    >>> swap("Who won the men's race in Boston?", "Tom Reed won the men's race in Boston.", ["Tom Reed"],
+    ...      ["Chicago", "marathon", "winners"], random.Random(0))
+    "Who won the men's race in Chicago?"
+    """
+    shared = {stem(w.lower()) for w in words(sentence)}
+    spots = [w for w in swappable(question) if stem(w.lower()) in shared and not any(w.lower() in a.lower() for a in answers)]
+    if not spots:
+        return None
+    w = rng.choice(spots)
+    at = question.index(w)
+    fits = [x for x in pool if x[0].isupper() == w[0].isupper() and x.endswith("s") == w.endswith("s")
+            and x.lower()[:SWAP_PREFIX] != w.lower()[:SWAP_PREFIX] and stem(x.lower()) not in shared
+            and x.lower() not in question.lower()]
+    return question[:at] + rng.choice(fits) + question[at + len(w):] if fits else None
+
+
+def squad_pairs(path: Path, split: str, seed: int = 0, near_misses: bool = False, erased: bool = False,
+                swapped: bool = False) -> list[Pair]:
     """(question, sentence, label) pairs from the SQuAD articles in `split` of the fixed split.
 
     With `erased`, each question's list also holds its gold sentence with the answer cut out
-    (`erase`), labelled 0.
+    (`erase`), labelled 0. With `swapped`, it also holds the gold sentence scored for the
+    question with one shared word swapped (`swap`), labelled 0.
 
     With `near_misses`, each question is also listed against sentences of its article's
     other paragraphs that hold no gold answer, labelled NO_ANSWER: the list the ranker sees
@@ -124,6 +184,7 @@ def squad_pairs(path: Path, split: str, seed: int = 0, near_misses: bool = False
         for p, para in enumerate(doc["paragraphs"]):
             own = [x for x in sentences if x[0] == p]
             others = [x for x in sentences if x[0] != p]
+            pool = sorted({w for x in others for w in swappable(x[3])}) if swapped else []
             for qa in para["qas"]:
                 spans = [(a["answer_start"], a["answer_start"] + len(a["text"])) for a in qa["answers"]]
                 q = qa["question"].strip()
@@ -136,12 +197,51 @@ def squad_pairs(path: Path, split: str, seed: int = 0, near_misses: bool = False
                         cut = erase(text, a - s, b - s)
                         if cut and not any(t in cut.lower() for t in texts):
                             pairs.append(Pair(q, title, cut, 0.0))
+                gold = next((text for _, s, e, text, _ in own if any(s <= a and b <= e for a, b in spans)), None)
+                other = swap(q, gold, [a["text"] for a in qa["answers"]], pool, rng) if swapped and gold else None
+                if other:
+                    pairs.append(Pair(q, title, gold, 0.0, asked=other))
                 qt = set(terms(q))
                 hard = sorted(others, key=lambda x: (-len(qt & x[4]), rng.random()))
                 pairs += [Pair(q, title, x[3], 0.0) for x in hard[:HARD_NEGATIVES]]
                 if near_misses:  # the same question without its paragraph: nothing may win over "no answer"
                     misses = [x for x in hard if not any(t in x[3].lower() for t in texts)][:NEAR_MISS_CANDIDATES]
                     pairs += [Pair(q, title, x[3], NO_ANSWER) for x in misses]
+    return pairs
+
+
+# --news: the conflict question sets (fictional news reports, every question with its labelled
+# answers) join the SQuAD lists: in-domain answer sentences. Not the sets the news development
+# questions ask about (heldout2-5, qa.calibrate.NEWS_DEV) nor those measured once (heldout14-17).
+NEWS_TRAIN = tuple((f"eval/questions/conflicts{s}.jsonl", f"eval/conflict_articles{s}")
+                   for s in ("", "_heldout", *(f"_heldout{i}" for i in range(6, 14))))
+NEWS_NEGATIVES = 8  # other sentences of the question's reports in its list, those sharing most terms first
+NEWS_REPEAT = 3  # each news list is seen this many times in the epoch (285 lists beside 3,076 SQuAD ones); not tuned
+
+
+def news_pairs(sets: Sequence[tuple[str, str]] = NEWS_TRAIN, seed: int = 0) -> list[Pair]:
+    """(question, sentence, label) lists from hand-labelled news question sets: each answerable
+    question against the sentences of its source reports, a sentence holding a labelled answer
+    positive, the NEWS_NEGATIVES others sharing most of the question's terms negative."""
+    from qa.evaluate import load_questions
+    from qa.ingest import ingest_paths
+    from qa.metrics import answer_contains
+
+    rng = random.Random(seed)
+    pairs: list[Pair] = []
+    for questions, folder in sets:
+        articles = {a.id: a for a in ingest_paths([folder]).articles}
+        for q in load_questions(questions):
+            if not q.answerable or q.history or not q.answers:
+                continue
+            sents = [(a.title, a.text[s:e]) for src in q.sources if (a := articles.get(src)) for s, e in candidate_spans(a.text)]
+            gold = [x for x in sents if answer_contains(x[1], q.answers)]
+            qt = set(terms(q.question))
+            rest = sorted((x for x in sents if x not in gold), key=lambda x: (-len(qt & set(terms(x[1]))), rng.random()))
+            if gold:
+                key = f"{questions}#{q.id}"
+                pairs += ([Pair(q.question, t, x, 1.0, list_key=key) for t, x in gold]
+                          + [Pair(q.question, t, x, 0.0, list_key=key) for t, x in rest[:NEWS_NEGATIVES]])
     return pairs
 
 
@@ -159,7 +259,8 @@ def groups(pairs: Sequence[Pair]) -> list[list[Pair]]:
     out: list[list[Pair]] = []
     for p in pairs:
         last = out[-1][0] if out else None
-        if last and last.question == p.question and last.title == p.title and (last.label == NO_ANSWER) == (p.label == NO_ANSWER):
+        if (last and last.question == p.question and (last.list_key or last.title) == (p.list_key or p.title)
+                and (last.label == NO_ANSWER) == (p.label == NO_ANSWER)):
             out[-1].append(p)
         else:
             out.append([p])
@@ -169,7 +270,7 @@ def groups(pairs: Sequence[Pair]) -> list[list[Pair]]:
 def train(
     out: Path = DEFAULT_OUT, squad: Path = SQUAD, layers: int = 6, epochs: float = 1.0, batch_size: int = 4,
     lr: float = 3e-5, max_length: int = 128, seed: int = 0, limit: int | None = None, near_misses: bool = False,
-    teacher: Path | None = None, bf16: bool = False, erased: bool = False,
+    teacher: Path | None = None, bf16: bool = False, erased: bool = False, swapped: bool = False, news: bool = False,
 ) -> dict:
     """Train, save to `out`, return the printed metrics. `batch_size` counts questions.
 
@@ -193,7 +294,8 @@ def train(
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
     t0 = time.time()
-    train_groups = groups(squad_pairs(squad, "dev-train", seed, near_misses=near_misses, erased=erased))
+    train_groups = groups(squad_pairs(squad, "dev-train", seed, near_misses=near_misses, erased=erased,
+                                           swapped=swapped) + (news_pairs(seed=seed) * NEWS_REPEAT if news else []))
     held = squad_pairs(squad, "dev-calibrate", seed, near_misses=near_misses)
     rng = random.Random(seed)
     rng.shuffle(train_groups)
@@ -233,7 +335,7 @@ def train(
     for step in range(steps):
         batch = [train_groups[i] for i in order[step * batch_size:(step + 1) * batch_size]]
         flat = [p for g in batch for p in g]
-        enc = tokenizer([p.question for p in flat], [pair_text(p.title, p.sentence) for p in flat],
+        enc = tokenizer([p.scored for p in flat], [pair_text(p.title, p.sentence) for p in flat],
                         truncation="only_second", max_length=max_length, padding=True, return_tensors="pt")
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             scores = model(**enc).float()
@@ -268,7 +370,7 @@ def train(
             print(f"step {step + 1}/{steps} loss {seen:.4f} scale {model.scale.item():.1f}{null} ({time.time() - t0:.0f} s)",
                   flush=True)
     model.eval()
-    metrics = {"train_lists": len(train_groups), "near_misses": near_misses, "erased": erased, "layers": layers, "bf16": bf16,
+    metrics = {"train_lists": len(train_groups), "near_misses": near_misses, "erased": erased, "swapped": swapped, "news": news, "layers": layers, "bf16": bf16,
                **({"teacher": str(teacher), "teacher_heldout_top1": top1(guide, tokenizer, held, max_length)["heldout_top1"]}
                   if guide is not None else {}), "epochs": epochs, "seed": seed, "lr": lr,
                "train_seconds": round(time.time() - t0, 1), "heldout_top1_before": before["heldout_top1"]}
@@ -287,7 +389,7 @@ def top1(model, tokenizer, pairs: Sequence[Pair], max_length: int) -> dict:
     with torch.inference_mode():
         for i in range(0, len(pairs), 64):
             batch = pairs[i:i + 64]
-            enc = tokenizer([p.question for p in batch], [pair_text(p.title, p.sentence) for p in batch],
+            enc = tokenizer([p.scored for p in batch], [pair_text(p.title, p.sentence) for p in batch],
                             truncation="only_second", max_length=max_length, padding=True, return_tensors="pt")
             for p, s in zip(batch, model(**enc).tolist()):
                 by_q.setdefault((p.title, p.question, p.label == NO_ANSWER), []).append((s, p.label))
@@ -343,9 +445,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--bf16", action="store_true", help="forward passes in bfloat16 autocast (faster where the CPU has it)")
     ap.add_argument("--erased", action="store_true",
                     help="also list each gold sentence with its answer cut out, as a negative (experimental: not what ships, docs/EVAL.md)")
+    ap.add_argument("--swapped", action="store_true",
+                    help="also score each gold sentence for its question with one shared word swapped, as a negative "
+                         "(experimental: not what ships, docs/EVAL.md)")
+    ap.add_argument("--news", action="store_true",
+                    help="also train on the labelled news question sets (NEWS_TRAIN; experimental: not what ships, docs/EVAL.md)")
     a = ap.parse_args(argv)
     train(a.out, a.squad, a.layers, a.epochs, a.batch_size, a.lr, seed=a.seed, limit=a.limit, near_misses=a.near_misses,
-          teacher=a.teacher, bf16=a.bf16, erased=a.erased)
+          teacher=a.teacher, bf16=a.bf16, erased=a.erased, swapped=a.swapped,
+          news=a.news)
     return 0
 
 

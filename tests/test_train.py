@@ -1,0 +1,25 @@
+"""Training data for the answer ranker (qa/train.py): the lists the ranker learns from."""
+
+from qa.metrics import answer_contains
+from qa.train import NEWS_NEGATIVES, Pair, groups, news_pairs
+
+
+def test_a_list_spanning_several_reports_stays_one_list():
+    pairs = [Pair("How many?", "Report A", "12 died.", 1.0, list_key="set#q1"),
+             Pair("How many?", "Report B", "Rain fell.", 0.0, list_key="set#q1"),
+             Pair("How many?", "Report B", "14 died.", 1.0, list_key="set#q2")]
+    assert [len(g) for g in groups(pairs)] == [2, 1]
+    # without a key, a list is one question within one title (SQuAD: one article)
+    assert [len(g) for g in groups([Pair(p.question, p.title, p.sentence, p.label) for p in pairs])] == [1, 2]
+
+
+def test_news_lists_hold_the_labelled_answers_of_a_question_set():
+    pairs = news_pairs([("eval/questions/conflicts_heldout9.jsonl", "eval/conflict_articles_heldout9")])
+    lists = groups(pairs)
+    assert len(lists) >= 25
+    for g in lists:
+        assert len({p.question for p in g}) == 1 and sum(p.label == 0.0 for p in g) <= NEWS_NEGATIVES
+        assert any(p.label == 1.0 for p in g)
+    oil = next(g for g in lists if g[0].question.startswith("How much oil leaked from the Selka Morrow"))
+    assert all(answer_contains(p.sentence, ["1,200 tonnes", "800 tonnes"]) == (p.label == 1.0) for p in oil)
+    assert len({p.title for p in oil if p.label == 1.0}) == 2  # the two reports that disagree
