@@ -210,13 +210,16 @@ def squad_pairs(path: Path, split: str, seed: int = 0, near_misses: bool = False
     return pairs
 
 
-# --news: the conflict question sets (fictional news reports, every question with its labelled
-# answers) join the SQuAD lists: in-domain answer sentences. Not the sets the news development
-# questions ask about (heldout2-5, qa.calibrate.NEWS_DEV) nor those measured once (heldout14-17).
-NEWS_TRAIN = tuple((f"eval/questions/conflicts{s}.jsonl", f"eval/conflict_articles{s}")
-                   for s in ("", "_heldout", *(f"_heldout{i}" for i in range(6, 14))))
+# --news: labelled question sets about fictional news reports join the SQuAD lists: in-domain
+# answer sentences. The conflict sets (mostly "how many / how much") and the varied training
+# sets written for this (train_news_h6-h13: who, which, where, when, why ...). Not the folders
+# the news development questions ask about (heldout2-5, qa.calibrate.NEWS_DEV) nor those
+# measured once (heldout14-17).
+NEWS_TRAIN = (tuple((f"eval/questions/conflicts{s}.jsonl", f"eval/conflict_articles{s}")
+                    for s in ("", "_heldout", *(f"_heldout{i}" for i in range(6, 14))))
+              + tuple((f"eval/questions/train_news_h{i}.jsonl", f"eval/conflict_articles_heldout{i}") for i in range(6, 14)))
 NEWS_NEGATIVES = 8  # other sentences of the question's reports in its list, those sharing most terms first
-NEWS_REPEAT = 3  # each news list is seen this many times in the epoch (285 lists beside 3,076 SQuAD ones); not tuned
+NEWS_REPEAT = 3  # each news list is seen this many times in the epoch (about 550 lists beside 3,076 SQuAD ones); not tuned
 
 
 def news_pairs(sets: Sequence[tuple[str, str]] = NEWS_TRAIN, seed: int = 0) -> list[Pair]:

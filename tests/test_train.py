@@ -23,3 +23,14 @@ def test_news_lists_hold_the_labelled_answers_of_a_question_set():
     oil = next(g for g in lists if g[0].question.startswith("How much oil leaked from the Selka Morrow"))
     assert all(answer_contains(p.sentence, ["1,200 tonnes", "800 tonnes"]) == (p.label == 1.0) for p in oil)
     assert len({p.title for p in oil if p.label == 1.0}) == 2  # the two reports that disagree
+
+
+def test_every_training_answer_is_in_one_of_its_reports():
+    from qa.evaluate import load_questions
+    from qa.ingest import ingest_paths
+    from qa.train import NEWS_TRAIN
+
+    for questions, folder in [(q, f) for q, f in NEWS_TRAIN if "train_news" in q]:  # written for training
+        reports = {a.id: a.text for a in ingest_paths([folder]).articles}
+        for q in load_questions(questions):
+            assert not q.answerable or any(answer_contains(reports[s], q.answers) for s in q.sources), (questions, q.id)
