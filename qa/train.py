@@ -15,7 +15,11 @@ Decisions:
   Candidates are cut with the product's own sentence splitter. Positives: sentences that
   hold a gold answer span. Negatives: every other sentence of the paragraph, plus the
   sentences of other paragraphs of the same article that share most terms with the question
-  (hard negatives: same topic, no answer).
+  (hard negatives: same topic, no answer). `make model` adds `--news`: the answerable
+  questions of hand-labelled news sets (`NEWS_TRAIN`, fictional wire reports; never the
+  news development or conflict held-out sets), each against its reports' sentences, seen
+  NEWS_REPEAT times, since a ranker trained on Wikipedia alone chose the news answer
+  sentence less often (docs/EVAL.md, "The news-trained ranker").
 - The input is "question [SEP] title | sentence", the same text the ranker sees at run
   time (a news article's headline in place of the Wikipedia title).
 - Fixed seed, one thread order, metrics printed at the end; weights saved as fp16
