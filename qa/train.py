@@ -227,10 +227,14 @@ NEWS_NEGATIVES = 8  # other sentences of the question's reports in its list, tho
 NEWS_REPEAT = 3  # each news list is seen this many times in the epoch (about 550 lists beside 3,076 SQuAD ones); not tuned
 
 
-def news_pairs(sets: Sequence[tuple[str, str]] = NEWS_TRAIN, seed: int = 0) -> list[Pair]:
+def news_pairs(sets: Sequence[tuple[str, str]] = NEWS_TRAIN, seed: int = 0, misses: bool = False) -> list[Pair]:
     """(question, sentence, label) lists from hand-labelled news question sets: each answerable
     question against the sentences of its source reports, a sentence holding a labelled answer
-    positive, the NEWS_NEGATIVES others sharing most of the question's terms negative."""
+    positive, the NEWS_NEGATIVES others sharing most of the question's terms negative.
+
+    With `misses`, each unanswerable question (a person's near miss or an off-topic question
+    about the set's reports) is also listed against the NEWS_NEGATIVES sentences of the set's
+    reports sharing most of its terms, labelled NO_ANSWER: "no answer" should win them."""
     from qa.evaluate import load_questions
     from qa.ingest import ingest_paths
     from qa.metrics import answer_contains
@@ -240,7 +244,16 @@ def news_pairs(sets: Sequence[tuple[str, str]] = NEWS_TRAIN, seed: int = 0) -> l
     for questions, folder in sets:
         articles = {a.id: a for a in ingest_paths([folder]).articles}
         for q in load_questions(questions):
-            if not q.answerable or q.history or not q.answers:
+            if q.history:
+                continue
+            if not q.answerable:
+                if misses:
+                    qt = set(terms(q.question))
+                    sents = [(a.title, a.text[s:e]) for a in articles.values() for s, e in candidate_spans(a.text)]
+                    near = sorted(sents, key=lambda x: (-len(qt & set(terms(x[1]))), rng.random()))[:NEWS_NEGATIVES]
+                    pairs += [Pair(q.question, t, x, NO_ANSWER, list_key=f"{questions}#{q.id}") for t, x in near]
+                continue
+            if not q.answers:
                 continue
             sents = [(a.title, a.text[s:e]) for src in q.sources if (a := articles.get(src)) for s, e in candidate_spans(a.text)]
             gold = [x for x in sents if answer_contains(x[1], q.answers)]
@@ -279,6 +292,7 @@ def train(
     out: Path = DEFAULT_OUT, squad: Path = SQUAD, layers: int = 6, epochs: float = 1.0, batch_size: int = 4,
     lr: float = 3e-5, max_length: int = 128, seed: int = 0, limit: int | None = None, near_misses: bool = False,
     teacher: Path | None = None, bf16: bool = False, erased: bool = False, swapped: bool = False, news: bool = False,
+    news_misses: bool = False,
 ) -> dict:
     """Train, save to `out`, return the printed metrics. `batch_size` counts questions.
 
@@ -303,7 +317,8 @@ def train(
     torch.use_deterministic_algorithms(True, warn_only=True)
     t0 = time.time()
     train_groups = groups(squad_pairs(squad, "dev-train", seed, near_misses=near_misses, erased=erased,
-                                           swapped=swapped) + (news_pairs(seed=seed) * NEWS_REPEAT if news else []))
+                                           swapped=swapped) + (news_pairs(seed=seed, misses=news_misses) * NEWS_REPEAT if news else []))
+    null_score = near_misses or news_misses  # a learned "no answer" score competes in every list
     held = squad_pairs(squad, "dev-calibrate", seed, near_misses=near_misses)
     rng = random.Random(seed)
     rng.shuffle(train_groups)
@@ -317,8 +332,8 @@ def train(
     tokenizer = AutoTokenizer.from_pretrained(base)
     guide = None
     if teacher is not None:
-        if near_misses:
-            raise ValueError("--teacher and --near-misses do not combine (the teacher has no 'no answer' score)")
+        if null_score:
+            raise ValueError("--teacher does not combine with --near-misses or --news-misses (the teacher has no 'no answer' score)")
         guide = SegmentCosine.load(teacher)
         model = SegmentCosine(copy.deepcopy(guide.bert), guide.scale.item())
         model.bert.encoder.layer = model.bert.encoder.layer[:layers]  # the teacher's first `layers` layers
@@ -326,7 +341,7 @@ def train(
     else:
         config = AutoConfig.from_pretrained(base, num_hidden_layers=layers)
         model = SegmentCosine(AutoModel.from_pretrained(base, config=config),  # the first `layers` layers are kept
-                              null=NULL_INIT if near_misses else None)
+                              null=NULL_INIT if null_score else None)
     before = top1(model.eval(), tokenizer, held, max_length)
     print(f"held-out top-1 before training: {before['heldout_top1']}", flush=True)
     model.train()
@@ -356,7 +371,7 @@ def train(
             # with near misses, the learned "no answer" score competes in every list: it
             # should lose to a gold sentence and win a near-miss list
             s, gold = scores[at:at + len(g)], torch.tensor([p.label > 0 for p in g])
-            if near_misses:
+            if null_score:
                 s, gold = torch.cat([s, model.null.view(1)]), torch.cat([gold, torch.tensor([g[0].label == NO_ANSWER])])
             hard = torch.logsumexp(s, 0) - torch.logsumexp(s[gold], 0)
             if guide is None:
@@ -378,7 +393,8 @@ def train(
             print(f"step {step + 1}/{steps} loss {seen:.4f} scale {model.scale.item():.1f}{null} ({time.time() - t0:.0f} s)",
                   flush=True)
     model.eval()
-    metrics = {"train_lists": len(train_groups), "near_misses": near_misses, "erased": erased, "swapped": swapped, "news": news, "layers": layers, "bf16": bf16,
+    metrics = {"train_lists": len(train_groups), "near_misses": near_misses, "erased": erased, "swapped": swapped, "news": news,
+               "news_misses": news_misses, "layers": layers, "bf16": bf16,
                **({"teacher": str(teacher), "teacher_heldout_top1": top1(guide, tokenizer, held, max_length)["heldout_top1"]}
                   if guide is not None else {}), "epochs": epochs, "seed": seed, "lr": lr,
                "train_seconds": round(time.time() - t0, 1), "heldout_top1_before": before["heldout_top1"]}
@@ -457,10 +473,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="also score each gold sentence for its question with one shared word swapped, as a negative "
                          "(experimental: not what ships, docs/EVAL.md)")
     ap.add_argument("--news", action="store_true",
-                    help="also train on the labelled news question sets (NEWS_TRAIN; experimental: not what ships, docs/EVAL.md)")
+                    help="also train on the labelled news question sets (NEWS_TRAIN; what `make model` ships)")
+    ap.add_argument("--news-misses", action="store_true",
+                    help="with --news, also train a 'no answer' score on their unanswerable questions (experimental: not what ships)")
     a = ap.parse_args(argv)
     train(a.out, a.squad, a.layers, a.epochs, a.batch_size, a.lr, seed=a.seed, limit=a.limit, near_misses=a.near_misses,
-          teacher=a.teacher, bf16=a.bf16, erased=a.erased, swapped=a.swapped, news=a.news)
+          teacher=a.teacher, bf16=a.bf16, erased=a.erased, swapped=a.swapped, news=a.news, news_misses=a.news_misses)
     return 0
 
 

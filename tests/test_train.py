@@ -34,3 +34,16 @@ def test_every_training_answer_is_in_one_of_its_reports():
         reports = {a.id: a.text for a in ingest_paths([folder]).articles}
         for q in load_questions(questions):
             assert not q.answerable or any(answer_contains(reports[s], q.answers) for s in q.sources), (questions, q.id)
+
+
+def test_unanswerable_news_questions_become_no_answer_lists_only_when_asked():
+    from qa.train import NO_ANSWER
+
+    sets = [("eval/questions/train_news_h6.jsonl", "eval/conflict_articles_heldout6")]
+    plain, with_misses = groups(news_pairs(sets)), groups(news_pairs(sets, misses=True))
+    misses = [g for g in with_misses if g[0].label == NO_ANSWER]
+    assert not any(g[0].label == NO_ANSWER for g in plain)
+    assert len(misses) == 15 and len(with_misses) == len(plain) + 15  # t6-034 ... t6-048
+    assert all(len(g) == NEWS_NEGATIVES and {p.label for p in g} == {NO_ANSWER} for g in misses)
+    kestrel = next(g for g in misses if g[0].question == "Who is the chief executive of Kestrel Lines?")
+    assert "Kestrel Lines" in kestrel[0].sentence  # the report sentences nearest the question, not random ones
