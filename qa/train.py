@@ -477,6 +477,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--news-misses", action="store_true",
                     help="with --news, also train a 'no answer' score on their unanswerable questions (experimental: not what ships)")
     a = ap.parse_args(argv)
+    if a.news_misses and not a.news:
+        ap.error("--news-misses adds lists to --news: give both")
     train(a.out, a.squad, a.layers, a.epochs, a.batch_size, a.lr, seed=a.seed, limit=a.limit, near_misses=a.near_misses,
           teacher=a.teacher, bf16=a.bf16, erased=a.erased, swapped=a.swapped, news=a.news, news_misses=a.news_misses)
     return 0
