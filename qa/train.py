@@ -240,25 +240,32 @@ def news_pairs(sets: Sequence[tuple[str, str]] = NEWS_TRAIN, seed: int = 0, miss
     from qa.metrics import answer_contains
 
     rng = random.Random(seed)
+
+    def nearest(question: str, sents) -> list[tuple[str, str]]:
+        """(title, sentence) sorted by terms shared with the question, ties in seeded random order."""
+        qt = set(terms(question))
+        return sorted(sents, key=lambda x: (-len(qt & set(terms(x[1]))), rng.random()))
+
+    def sentences(reports) -> list[tuple[str, str]]:
+        return [(a.title, a.text[s:e]) for a in reports for s, e in candidate_spans(a.text)]
+
     pairs: list[Pair] = []
     for questions, folder in sets:
         articles = {a.id: a for a in ingest_paths([folder]).articles}
+        every = sentences(articles.values()) if misses else []  # an unanswerable question has no sources
         for q in load_questions(questions):
             if q.history:
                 continue
             if not q.answerable:
                 if misses:
-                    qt = set(terms(q.question))
-                    sents = [(a.title, a.text[s:e]) for a in articles.values() for s, e in candidate_spans(a.text)]
-                    near = sorted(sents, key=lambda x: (-len(qt & set(terms(x[1]))), rng.random()))[:NEWS_NEGATIVES]
-                    pairs += [Pair(q.question, t, x, NO_ANSWER, list_key=f"{questions}#{q.id}") for t, x in near]
+                    pairs += [Pair(q.question, t, x, NO_ANSWER, list_key=f"{questions}#{q.id}")
+                              for t, x in nearest(q.question, every)[:NEWS_NEGATIVES]]
                 continue
             if not q.answers:
                 continue
-            sents = [(a.title, a.text[s:e]) for src in q.sources if (a := articles.get(src)) for s, e in candidate_spans(a.text)]
+            sents = sentences(a for src in q.sources if (a := articles.get(src)))
             gold = [x for x in sents if answer_contains(x[1], q.answers)]
-            qt = set(terms(q.question))
-            rest = sorted((x for x in sents if x not in gold), key=lambda x: (-len(qt & set(terms(x[1]))), rng.random()))
+            rest = nearest(q.question, [x for x in sents if x not in gold])
             if gold:
                 key = f"{questions}#{q.id}"
                 pairs += ([Pair(q.question, t, x, 1.0, list_key=key) for t, x in gold]

@@ -1,7 +1,7 @@
 """Training data for the answer ranker (qa/train.py): the lists the ranker learns from."""
 
 from qa.metrics import answer_contains
-from qa.train import NEWS_NEGATIVES, NEWS_TRAIN, Pair, groups, news_pairs
+from qa.train import NEWS_NEGATIVES, NEWS_TRAIN, NO_ANSWER, Pair, groups, news_pairs
 
 
 def test_a_list_spanning_several_reports_stays_one_list():
@@ -39,8 +39,6 @@ def test_every_training_answer_is_in_one_of_its_reports():
 
 
 def test_unanswerable_news_questions_become_no_answer_lists_only_when_asked():
-    from qa.train import NO_ANSWER
-
     sets = [("eval/questions/train_news_h6.jsonl", "eval/conflict_articles_heldout6")]
     plain, with_misses = groups(news_pairs(sets)), groups(news_pairs(sets, misses=True))
     misses = [g for g in with_misses if g[0].label == NO_ANSWER]
