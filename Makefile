@@ -48,7 +48,7 @@ test-fast: install
 # fitting them, near misses and the news development sets. Never part of `run` or `test`: the
 # results ship in models/.
 model: install
-	$(BIN)/python -m qa.train --news --bf16 --layers $(RANKER_LAYERS) --out models/answer-ranker
+	$(BIN)/python -m qa.train --news --news-misses --bf16 --layers $(RANKER_LAYERS) --out models/answer-ranker
 	$(BIN)/python -m qa.calibrate fit --model models/answer-ranker --near-misses 600 --news
 	$(BIN)/python -m qa.fit_conflicts --out models/conflict-values
 

@@ -19,7 +19,10 @@ Decisions:
   questions of hand-labelled news sets (`NEWS_TRAIN`, fictional wire reports; never the
   news development or conflict held-out sets), each against its reports' sentences, seen
   NEWS_REPEAT times, since a ranker trained on Wikipedia alone chose the news answer
-  sentence less often (docs/EVAL.md, "The news-trained ranker").
+  sentence less often (docs/EVAL.md, "The news-trained ranker"). And `--news-misses`: the
+  sets' written unanswerable questions, each against its reports' nearest sentences, where
+  a learned "no answer" score must win (and lose every answer list); it refuses a person's
+  near miss more often (docs/EVAL.md, "Written near misses shipped").
 - The input is "question [SEP] title | sentence", the same text the ranker sees at run
   time (a news article's headline in place of the Wikipedia title).
 - Fixed seed, one thread order, metrics printed at the end; weights saved as fp16
@@ -482,7 +485,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--news", action="store_true",
                     help="also train on the labelled news question sets (NEWS_TRAIN; what `make model` ships)")
     ap.add_argument("--news-misses", action="store_true",
-                    help="with --news, also train a 'no answer' score on their unanswerable questions (experimental: not what ships)")
+                    help="with --news, also train a 'no answer' score on their unanswerable questions (what `make model` ships)")
     a = ap.parse_args(argv)
     if a.news_misses and not a.news:
         ap.error("--news-misses adds lists to --news: give both")
