@@ -68,7 +68,7 @@ def span_of_kind(kind: str, sentence: str, question: str) -> tuple[int, int] | N
     # first run after "in", "at", "near" or "from".
     runs: list[tuple[int, int, int]] = []  # (start, end, words)
     for m in _NAME_RUN.finditer(sentence):
-        run = m.group(0).rstrip(".,'’")
+        run = _through_joiners(m.group(0)).rstrip(".,'’")
         toks = run.split()
         m_start = m.start()
         if m_start == 0 and toks and toks[0].lower() in _OPENERS:  # "The Kremlin ...", "According to ..."
@@ -87,6 +87,20 @@ def span_of_kind(kind: str, sentence: str, question: str) -> tuple[int, int] | N
         after = [r for r in runs if re.search(r"\b(?:in|at|near|from)\s+(?:the\s+)?$", sentence[:r[0]])]
         return (after or runs)[0][:2]
     return next((r for r in runs if r[2] >= 2), runs[0])[:2]
+
+
+def _through_joiners(run: str) -> str:
+    """A name run cut before a joiner that leads into a number, month or weekday, not a name:
+    "Penfold Bakeries for 2.4" -> "Penfold Bakeries", "… in Europe on Monday" -> "… in Europe".
+
+    >>> _through_joiners("Bank of England"), _through_joiners("Talks in Geneva and 12")
+    ('Bank of England', 'Talks in Geneva')
+    """
+    toks = list(re.finditer(r"\S+", run))
+    for joiner, nxt in zip(toks[1:], toks[2:]):
+        if joiner.group(0).lower() in NAME_JOINERS and (nxt.group(0)[0].isdigit() or nxt.group(0).lower().rstrip(".,") in _CALENDAR):
+            return run[:joiner.start()].rstrip()
+    return run
 
 
 _OPENERS = frozenset({"the", "a", "an", "in", "on", "at", "according", "but", "and", "after", "before", "earlier", "later"})

@@ -26,6 +26,17 @@ def test_short_answer_is_the_span_of_the_expected_kind(kind, sentence, question,
     assert span is not None and sentence[span[0]:span[1]].startswith(expected)
 
 
+@pytest.mark.parametrize("sentence, question, expected", [
+    ("Harlow Mills agreed to buy its rival Penfold Bakeries for 2.4 billion pounds.", "Who heads Harlow Mills?", "Penfold Bakeries"),
+    ("He spoke for the Organization for Security and Co-operation in Europe on Monday.", "Which body did he speak for?",
+     "Organization for Security and Co-operation in Europe"),
+    ("The Bank of England raised rates.", "Which bank raised rates?", "Bank of England"),
+])
+def test_a_name_runs_through_of_and_for_but_not_into_a_number_or_a_day(sentence, question, expected):
+    span = span_of_kind("name", sentence, question)
+    assert span is not None and sentence[span[0]:span[1]] == expected
+
+
 def test_no_short_answer_when_the_sentence_has_none():
     assert span_of_kind("date", "NATO met to discuss the treaty.", "When did NATO meet?") is None
     assert span_of_kind("number", "Allies met in Brussels in 2019.", "How many allies met?") is None
