@@ -12,7 +12,9 @@ Decisions:
 - Candidates: the sentences the composition would consider (probability at least
   `runner_up_share` of the best, and at least `runner_up_min`) from dated articles.
 - The newest such sentence leads, "As of <its article's date>"; an older one is named when
-  it gives a different value of the kind asked (qa/spans.py).
+  it gives a different value of the kind asked (qa/spans.py). For a name, only when the older
+  sentence states a role ("the mayor of Orsk, Karl Rand", "Rand, who leads …"): a name in any
+  other sentence of an older report ("… agreed to buy Penfold Bakeries") is no earlier holder.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ CHANGEABLE = re.compile(
     r"|\b(?:current|currently|now|still|latest|today)\b",
     re.IGNORECASE,
 )
+# A sentence that names who holds a role says the role: an office word or a verb of leading.
+STATES_ROLE = re.compile(rf"\b(?:{OFFICE_PATTERN}|leads?|led|heads?|headed|chairs?|chaired|runs|ran|governs?|governed"
+                         r"|commands?|commanded)\b", re.IGNORECASE)
 
 
 def changeable(question: str) -> bool:
@@ -84,6 +89,8 @@ def freshest(evidence: Evidence, hits: Sequence[Hit], question: str, t: Threshol
         if date_span(hits[c.hit].article.date)[1] >= newest_day:
             continue
         v = _value(evidence.answer_type, c, question)
+        if evidence.answer_type == "name" and not STATES_ROLE.search(c.text):
+            continue
         if v and value and v.casefold() != value.casefold():
             older, older_value = c, v
             break
