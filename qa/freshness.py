@@ -88,9 +88,9 @@ def freshest(evidence: Evidence, hits: Sequence[Hit], question: str, t: Threshol
     for c in sorted(pool, key=lambda c: -c.score):
         if date_span(hits[c.hit].article.date)[1] >= newest_day:
             continue
-        v = _value(evidence.answer_type, c, question)
         if evidence.answer_type == "name" and not STATES_ROLE.search(c.text):
             continue
+        v = _value(evidence.answer_type, c, question)
         if v and value and v.casefold() != value.casefold():
             older, older_value = c, v
             break
