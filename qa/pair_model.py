@@ -8,6 +8,11 @@ questions) instead of at chance, as a fresh classification head does (0.16 after
 epoch in a first run). Fine-tuning then teaches the joint pass the interactions a cosine of
 two separate encodings cannot see.
 
+An optional answer-token term (`python -m qa.train --answer-token`) adds the largest of a
+linear read-out of the sentence's token vectors: a mean rewards a sentence about the
+question's topic, the read-out can mark the one token that is the thing asked for, as a span
+reader does. Its weights start at zero, so training starts from the cosine alone.
+
 Imports torch: only `qa.ranker` and `qa.train` import this module, and only when a model
 is actually loaded or trained.
 """
@@ -30,15 +35,25 @@ def _mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 class SegmentCosine(torch.nn.Module):
-    """score = scale * cos(mean(question tokens), mean(sentence tokens)) over one joint pass."""
+    """score = scale * cos(mean(question tokens), mean(sentence tokens)) over one joint pass,
+    plus, with an answer-token read-out, max over sentence tokens of (w . token + b)."""
 
-    def __init__(self, bert: torch.nn.Module, scale: float = 20.0, null: float | None = None) -> None:
+    def __init__(self, bert: torch.nn.Module, scale: float = 20.0, null: float | None = None,
+                 token: dict | bool | None = None) -> None:
         super().__init__()
         self.bert = bert
         self.scale = torch.nn.Parameter(torch.tensor(float(scale)))
         # the score of "no sentence answers", only in a model trained against near-miss lists
         # (`python -m qa.train --near-misses`); not read at run time yet
         self.null = None if null is None else torch.nn.Parameter(torch.tensor(float(null)))
+        # the answer-token read-out: True for a new one (zeros), a saved {"weight", "bias"}, or None
+        self.token = None
+        if token:
+            self.token = torch.nn.Linear(bert.config.hidden_size, 1)
+            with torch.no_grad():
+                saved = token if isinstance(token, dict) else {"weight": [0.0] * bert.config.hidden_size, "bias": 0.0}
+                self.token.weight.copy_(torch.tensor([saved["weight"]], dtype=torch.float32))
+                self.token.bias.fill_(float(saved["bias"]))
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor) -> torch.Tensor:
         # segments are told apart by position only: the base model never saw token type 1
@@ -47,7 +62,11 @@ class SegmentCosine(torch.nn.Module):
         question = _mean(hidden, attention_mask * (token_type_ids == 0))
         sentence = _mean(hidden, attention_mask * (token_type_ids == 1))
         cos = torch.nn.functional.cosine_similarity(question, sentence, dim=-1)
-        return self.scale * cos
+        if self.token is None:
+            return self.scale * cos
+        in_sentence = (attention_mask * (token_type_ids == 1)).bool()
+        marks = self.token(hidden).squeeze(-1).masked_fill(~in_sentence, float("-inf"))
+        return self.scale * cos + marks.max(dim=1).values
 
     def save(self, out: Path) -> None:
         """fp16 safetensors of the encoder (a copy is halved; this module stays as it is), and
@@ -56,6 +75,8 @@ class SegmentCosine(torch.nn.Module):
         head = {"head": HEAD_KIND, "scale": round(self.scale.item(), 6)}
         if self.null is not None:
             head["null"] = round(self.null.item(), 6)
+        if self.token is not None:
+            head["token"] = {"weight": [round(w, 7) for w in self.token.weight[0].tolist()], "bias": round(self.token.bias.item(), 7)}
         (out / HEAD_FILE).write_text(json.dumps(head, indent=2) + "\n", encoding="utf-8")
 
     @classmethod
@@ -66,7 +87,7 @@ class SegmentCosine(torch.nn.Module):
         if head.get("head") != HEAD_KIND:
             raise ValueError(f"unknown ranker head {head.get('head')!r} in {folder / HEAD_FILE}")
         return cls(AutoModel.from_pretrained(str(folder), dtype=torch.float32), float(head["scale"]),
-                   head.get("null")).eval()
+                   head.get("null"), head.get("token")).eval()
 
 
 __all__ = ["HEAD_FILE", "SegmentCosine"]

@@ -302,7 +302,7 @@ def train(
     out: Path = DEFAULT_OUT, squad: Path = SQUAD, layers: int = 6, epochs: float = 1.0, batch_size: int = 4,
     lr: float = 3e-5, max_length: int = 128, seed: int = 0, limit: int | None = None, near_misses: bool = False,
     teacher: Path | None = None, bf16: bool = False, erased: bool = False, swapped: bool = False, news: bool = False,
-    news_misses: bool = False,
+    news_misses: bool = False, answer_token: bool = False,
 ) -> dict:
     """Train, save to `out`, return the printed metrics. `batch_size` counts questions.
 
@@ -351,12 +351,14 @@ def train(
     else:
         config = AutoConfig.from_pretrained(base, num_hidden_layers=layers)
         model = SegmentCosine(AutoModel.from_pretrained(base, config=config),  # the first `layers` layers are kept
-                              null=NULL_INIT if null_score else None)
+                              null=NULL_INIT if null_score else None, token=answer_token)
     before = top1(model.eval(), tokenizer, held, max_length)
     print(f"held-out top-1 before training: {before['heldout_top1']}", flush=True)
     model.train()
-    body = [p for n, p in model.named_parameters() if n not in ("scale", "null")]
+    body = [p for n, p in model.named_parameters() if n not in ("scale", "null") and not n.startswith("token.")]
     params = [{"params": body, "lr": lr}, {"params": [model.scale], "lr": HEAD_LR}]
+    if model.token is not None:
+        params.append({"params": list(model.token.parameters()), "lr": HEAD_LR, "weight_decay": 0.0})
     if model.null is not None:
         params.append({"params": [model.null], "lr": NULL_LR, "weight_decay": 0.0})
     opt = torch.optim.AdamW(params, weight_decay=0.01)
@@ -404,7 +406,7 @@ def train(
                   flush=True)
     model.eval()
     metrics = {"train_lists": len(train_groups), "near_misses": near_misses, "erased": erased, "swapped": swapped, "news": news,
-               "news_misses": news_misses, "layers": layers, "bf16": bf16,
+               "news_misses": news_misses, "answer_token": answer_token, "layers": layers, "bf16": bf16,
                **({"teacher": str(teacher), "teacher_heldout_top1": top1(guide, tokenizer, held, max_length)["heldout_top1"]}
                   if guide is not None else {}), "epochs": epochs, "seed": seed, "lr": lr,
                "train_seconds": round(time.time() - t0, 1), "heldout_top1_before": before["heldout_top1"]}
@@ -486,11 +488,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="also train on the labelled news question sets (NEWS_TRAIN; what `make model` ships)")
     ap.add_argument("--news-misses", action="store_true",
                     help="with --news, also train a 'no answer' score on their unanswerable questions (what `make model` ships)")
+    ap.add_argument("--answer-token", action="store_true",
+                    help="add the answer-token read-out to the score (qa/pair_model.py; experimental: not what ships)")
     a = ap.parse_args(argv)
     if a.news_misses and not a.news:
         ap.error("--news-misses adds lists to --news: give both")
     train(a.out, a.squad, a.layers, a.epochs, a.batch_size, a.lr, seed=a.seed, limit=a.limit, near_misses=a.near_misses,
-          teacher=a.teacher, bf16=a.bf16, erased=a.erased, swapped=a.swapped, news=a.news, news_misses=a.news_misses)
+          teacher=a.teacher, bf16=a.bf16, erased=a.erased, swapped=a.swapped, news=a.news, news_misses=a.news_misses,
+          answer_token=a.answer_token)
     return 0
 
 

@@ -155,3 +155,31 @@ def test_auto_precision_is_bf16_only_where_the_cpu_has_it(tmp_path):
     assert resolve_precision("fp32") == "fp32"
     with pytest.raises(QAError, match="ranker_precision"):
         resolve_precision("int4")
+
+
+def test_an_answer_token_read_out_starts_at_the_cosine_and_survives_save_and_load(fp32_ranker, tmp_path):
+    """`python -m qa.train --answer-token` adds max over the sentence's tokens of a linear
+    read-out. Started at zero it scores exactly as the cosine alone; trained weights are saved
+    in ranker.json and read back."""
+    import torch
+
+    from qa.pair_model import SegmentCosine
+    from qa.ranker import pair_text
+
+    tokenizer, shipped = fp32_ranker._load()
+    sentences = article_sentences("001_a8a96078134d5575.txt")[:5]
+    question = "Which Canadian television channel interviewed Stoltenberg?"
+    enc = tokenizer([question] * len(sentences), [pair_text("", s) for s in sentences], truncation="only_second",
+                    max_length=128, padding=True, return_tensors="pt")
+    fresh = SegmentCosine(shipped.bert, shipped.scale.item(), token=True).eval()
+    with torch.inference_mode():
+        assert torch.equal(fresh(**enc), shipped(**enc))
+        fresh.token.weight.normal_(0, 0.05, generator=torch.Generator().manual_seed(0))
+        trained = fresh(**enc)
+    assert not torch.allclose(trained, shipped(**enc))
+    fresh.save(tmp_path)
+    for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        shutil.copy(BUNDLED_RANKER / name, tmp_path / name)
+    assert "token" in json.loads((tmp_path / "ranker.json").read_text())
+    again = CrossEncoderRanker(tmp_path, precision="fp32").score(question, candidates_of(sentences))
+    assert np.allclose(again, trained.numpy(), atol=1e-4)
