@@ -344,6 +344,8 @@ def train(
     if teacher is not None:
         if null_score:
             raise ValueError("--teacher does not combine with --near-misses or --news-misses (the teacher has no 'no answer' score)")
+        if answer_token:
+            raise ValueError("--teacher does not combine with --answer-token (the student keeps the teacher's head)")
         guide = SegmentCosine.load(teacher)
         model = SegmentCosine(copy.deepcopy(guide.bert), guide.scale.item())
         model.bert.encoder.layer = model.bert.encoder.layer[:layers]  # the teacher's first `layers` layers
