@@ -133,8 +133,12 @@ def score_one(q: Question, answer: dict[str, Any], ranked: list[str], wall_ms: f
     p, r = M.citation_precision_recall(cited, q.sources) if (q.answerable and q.sources and not refused) else (None, None)
     support_list = answer.get("closest") if refused else answer.get("citations")
     support = max((c["score"] for c in support_list or []), default=None)
+    # the bold short answer of an answered answerable question, against the gold strings
+    short = (answer.get("short_answer") or {}).get("text") if (q.answerable and q.answers and not refused) else None
     s: dict[str, Any] = {
         "correct": correct, "contains_answer": contains, "refused": refused, "cited_sources": cited,
+        "short_answer_exact": M.exact_match(short, q.answers) if short else None,
+        "short_answer_f1": M.token_f1(short, q.answers) if short else None,
         "citation_precision": p, "citation_recall": r, "retrieved": ranked[:20], "support_score": support,
         "wall_ms": round(wall_ms, 2),
     }
@@ -219,9 +223,20 @@ def compute_metrics(results: Sequence[dict[str, Any]], mode: str | None = None) 
             # over every answerable question with gold sources: a refusal cites nothing
             "cites_gold_answerable": M.mean(_cites_gold(r) for r in with_gold),
         },
+        "short_answer": short_answer_summary(scored),
         "retrieval": retrieval,
         "latency_ms": latency_summary(results),
     }
+
+
+def short_answer_summary(scored: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Of answered answerable questions: the share given a short answer, and of those, exact
+    match and SQuAD F1 against the gold strings."""
+    answered = [r for r in scored if not r["scores"]["refused"]]
+    given = [r for r in answered if r["scores"].get("short_answer_f1") is not None]
+    return {"given": len(given) / len(answered) if answered else None, "n": len(given),
+            "exact": M.mean(float(r["scores"]["short_answer_exact"]) for r in given),
+            "f1": M.mean(r["scores"]["short_answer_f1"] for r in given)}
 
 
 def _cites_gold(r: dict[str, Any]) -> float:

@@ -59,6 +59,37 @@ def answer_contains(text: str, answers: Iterable[str]) -> bool:
     return any(g and f" {g} " in norm for g in (normalize_answer(a) for a in answers))
 
 
+def token_f1(prediction: str, answers: Iterable[str]) -> float:
+    """SQuAD v1.1's F1: token overlap of the normalised prediction with each gold answer, the
+    best over the answers (0.0 when there are none).
+
+    >>> token_f1("Birch", ["Birch, Hazel and Rowan"]), token_f1("Drayford Civil", ["the contractor Drayford Civil"])
+    (0.4, 0.8)
+    >>> token_f1("140", ["48-hour"])
+    0.0
+    """
+    from collections import Counter
+
+    pred = normalize_answer(prediction).split()
+    best = 0.0
+    for gold in (normalize_answer(a).split() for a in answers):
+        same = sum((Counter(pred) & Counter(gold)).values())
+        if same and pred and gold:
+            p, r = same / len(pred), same / len(gold)
+            best = max(best, 2 * p * r / (p + r))
+    return best
+
+
+def exact_match(prediction: str, answers: Iterable[str]) -> bool:
+    """SQuAD v1.1's exact match: the normalised prediction equals a normalised gold answer.
+
+    >>> exact_match("the Sarne", ["Sarne", "the Sarne river"]), exact_match("Sarne river", ["Sarne"])
+    (True, False)
+    """
+    pred = normalize_answer(prediction)
+    return any(pred == normalize_answer(a) for a in answers)
+
+
 def citation_precision_recall(cited: Iterable[str], gold: Iterable[str]) -> tuple[float | None, float | None]:
     """Precision and recall of the cited article ids against the gold ones (as sets).
 

@@ -44,6 +44,10 @@ def summary_rows(m: dict[str, Any]) -> list[tuple[str, str]]:
         ("cites a gold source", _fmt(m["citation"]["cites_gold"])),
         ("cites a gold source, share of answerable", _fmt(m["citation"].get("cites_gold_answerable"))),
     ]
+    if m.get("short_answer"):  # reports written before short answers were scored have none
+        sa = m["short_answer"]
+        rows += [("short answer given, share of answered", _fmt(sa["given"])),
+                 (f"short answer exact / F1 (n={sa['n']})", f"{_fmt(sa['exact'])} / {_fmt(sa['f1'])}")]
     rows += [(f"retrieval {k}", _fmt(m["retrieval"][k])) for k in ("recall@1", "recall@5", "recall@20", "mrr")]
     rows += [(f"latency {s} p50 / p95 ms", f"{_fmt(v['p50'], 0)} / {_fmt(v['p95'], 0)}") for s, v in lat.items()]
     if m.get("errors"):

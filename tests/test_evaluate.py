@@ -162,6 +162,27 @@ def test_score_one_and_compute_metrics_by_hand():
     assert m["latency_ms"]["total"]["p50"] == 35.0 and m["latency_ms"]["retrieve"]["n"] == 2
 
 
+def test_short_answers_are_scored_against_the_gold_strings():
+    q1 = Question("1", "Which missile?", ("9M729",), (A3,), kind="fact")
+    q2 = Question("2", "Which wards?", ("Birch, Hazel and Rowan",), (A3,), kind="fact")
+    q3 = Question("3", "Who?", ("Peskov",), (A3,), kind="fact")
+    q4 = Question("4", "Warheads?", answerable=False, kind="unanswerable")
+    cit = [_cit(A3, 0.8)]
+    a1 = {"answer": "It is the 9M729 [1].", "refused": False, "citations": cit, "short_answer": {"text": "the 9M729"}}
+    a2 = {"answer": "The wards are Birch, Hazel and Rowan [1].", "refused": False, "citations": cit,
+          "short_answer": {"text": "Birch"}}
+    a3 = {"answer": "Peskov said so [1].", "refused": False, "citations": cit, "short_answer": None}
+    a4 = {"answer": "Four [1].", "refused": False, "citations": cit, "short_answer": {"text": "Four"}}
+    rows = [q.to_dict() | {"result": a, "scores": score_one(q, a, [A3], 1.0)} for q, a in ((q1, a1), (q2, a2), (q3, a3), (q4, a4))]
+    assert (rows[0]["scores"]["short_answer_exact"], rows[0]["scores"]["short_answer_f1"]) == (True, 1.0)
+    # "birch" vs "birch hazel and rowan": P 1, R 1/4 -> F1 0.4
+    assert rows[1]["scores"]["short_answer_exact"] is False and rows[1]["scores"]["short_answer_f1"] == pytest.approx(0.4)
+    assert rows[2]["scores"]["short_answer_f1"] is None and rows[3]["scores"]["short_answer_f1"] is None  # none given; unanswerable
+    # answered answerable: q1-q3; given: q1, q2 -> 2/3; exact (1 + 0) / 2; F1 (1 + 0.4) / 2
+    m = compute_metrics(rows)["short_answer"]
+    assert m["n"] == 2 and m["given"] == pytest.approx(2 / 3) and m["exact"] == 0.5 and m["f1"] == pytest.approx(0.7)
+
+
 def test_parse_overrides():
     assert benchmarks.parse_overrides("mode=generative, top_k=3") == {"answer_mode": "generative", "top_k": 3}
     assert benchmarks.parse_overrides("answer_threshold=0.3") == {"answer_threshold": 0.3}

@@ -30,6 +30,18 @@ def test_answer_contains_whole_words_after_normalisation():
     assert not M.answer_contains("the", ["the"])  # normalises to "": an empty gold never matches
 
 
+def test_short_answer_exact_match_and_f1_follow_squad():
+    # "Birch" vs "birch hazel and rowan": 1 shared token, P = 1/1, R = 1/4 -> F1 = 2 * 0.25 / 1.25 = 0.4;
+    # "and" is no article, so it counts as a token
+    assert M.token_f1("Birch", ["Birch, Hazel and Rowan"]) == pytest.approx(0.4)
+    # the best gold wins: "Birch" vs "Birch" -> 1.0
+    assert M.token_f1("Birch", ["Birch, Hazel and Rowan", "Birch"]) == 1.0
+    # repeated tokens count as often as both sides have them: "the 48 48" -> "48 48" vs "48": same 1, P 1/2, R 1 -> 2/3
+    assert M.token_f1("the 48 48", ["48"]) == pytest.approx(2 / 3)
+    assert M.token_f1("140", ["48-hour"]) == 0.0 and M.token_f1("Birch", []) == 0.0
+    assert M.exact_match("the Sarne", ["Sarne river", "Sarne"]) and not M.exact_match("Sarne river", ["Sarne"])
+
+
 # --- citations and refusals --------------------------------------------------------------
 
 def test_citation_precision_recall_by_source():
