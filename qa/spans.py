@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from qa.conflicts import asked_units, values_in
 from qa.gate import DATE_PHRASE, counted_noun
 from qa.lexicon import COUNT_PATTERN, MONTH_PATTERN, MONTHS, NAME_JOINERS, WEEKDAYS, YEAR
 from qa.text import bare, names, numbers, stem, words
@@ -31,6 +32,13 @@ def span_of_kind(kind: str, sentence: str, question: str) -> tuple[int, int] | N
     >>> s = "Talks began in Geneva on January 20, focusing on guarantees."
     >>> a, b = span_of_kind("date", s, "When did the talks begin?"); s[a:b]
     'January 20'
+
+    A number in the unit the question asks for, when the sentence has one: "80" firefighters
+    is no duration.
+
+    >>> s = "Some 50 firefighters fought the fire, which burned for about 6 hours."
+    >>> a, b = span_of_kind("number", s, "How long did the fire burn?"); s[a:b]
+    '6 hours'
     """
     asked_names = {bare(w) for w in names(question)} | {bare(w) for w in words(question) if any(ch.isdigit() for ch in w)}
     asked_numbers = numbers(question)
@@ -44,11 +52,18 @@ def span_of_kind(kind: str, sentence: str, question: str) -> tuple[int, int] | N
                 return s, m.end()
         return None
     if kind == "number":
+        wanted = asked_units(question)
+        if wanted:  # "How long did it last?": the first amount in a unit asked for, if there is one
+            amounts = [(a, b) for a, b, key in values_in("number", sentence, question)
+                       if key[2] and key[2].split("/")[0] in wanted]
+            if amounts:
+                return amounts[0]
         masked = DATE_PHRASE.sub(lambda m: " " * len(m.group(0)), sentence)
         noun = counted_noun(question)
+        asked_words = {w.lower() for w in words(question)}  # "the eleven miners": not the answer
         found = [m for m in re.finditer(rf"\b(?:{COUNT_PATTERN})\b|(?<![\w-])\d[\d,.]*%?(?![\w-])", masked, re.IGNORECASE)
                  if not YEAR.match(m.group(0).rstrip(".,%")) and m.group(0).rstrip(".,%").replace(",", "") not in asked_numbers
-                 and m.group(0).lower() != "one"]
+                 and m.group(0).lower() != "one" and m.group(0).lower() not in asked_words]
         if noun:
             near = [m for m in found if any(stem(w)[:6] == noun[:6] for w in re.findall(r"\w+", masked[m.end():m.end() + 40])[:3])]
             found = near or found

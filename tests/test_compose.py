@@ -37,6 +37,27 @@ def test_a_name_runs_through_of_and_for_but_not_into_a_number_or_a_day(sentence,
     assert span is not None and sentence[span[0]:span[1]] == expected
 
 
+@pytest.mark.parametrize("sentence, question, expected", [
+    # the unit the question asks for, not the first number
+    ("About 60 crew fought the warehouse fire for nearly 9 hours.", "How long did the warehouse fire burn?", "9 hours"),
+    ("The 3 divers reached the wreck 85 metres down.", "How deep is the wreck?", "85 metres"),
+    ("Some 400 homes were hit and the repairs cost €2.5 million.", "How much did the repairs cost?", "€2.5 million"),
+    # a number word the question states is not its answer
+    ("The seven climbers were stuck on the ridge for 30 hours.", "How many hours were the seven climbers stuck?", "30 hours"),
+    ("All seven climbers and 4 guides were rescued.", "How many guides were rescued with the seven climbers?", "4"),
+])
+def test_a_number_short_answer_is_in_the_asked_unit_and_not_the_questions_own(sentence, question, expected):
+    span = span_of_kind("number", sentence, question)
+    assert span is not None and sentence[span[0]:span[1]] == expected
+
+
+def test_without_the_asked_unit_a_number_short_answer_is_the_first_other_number():
+    # SQuAD's "How much of the population is Hindu?" -> "around 300,000": no unit, still the answer
+    sentence = "Some 12,000 people live in the valley, 5 villages in all."
+    span = span_of_kind("number", sentence, "How much of the valley is inhabited?")
+    assert span is not None and sentence[span[0]:span[1]] == "12,000"
+
+
 def test_no_short_answer_when_the_sentence_has_none():
     assert span_of_kind("date", "NATO met to discuss the treaty.", "When did NATO meet?") is None
     assert span_of_kind("number", "Allies met in Brussels in 2019.", "How many allies met?") is None
