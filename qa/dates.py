@@ -100,10 +100,11 @@ _FIND = re.compile(
     rf"|(?P<plain>(?:\b(?:in|on|during|of|at|for|from)\s+(?:the\s+)?)?(?P<e>(?<![\w-])(?:{_EXPR})))",
     re.IGNORECASE,
 )
-# The question is about when articles appeared, not when things happened.
+# The question is about when articles appeared, not when things happened. "dated" counts
+# only after an article word: "a window dated 1523-35" dates a thing.
 _PUBLICATION = re.compile(
     r"\b(?:articles?|reports?|stories|coverage|news)\s+(?:from|of|in|dated|published)\b|\bpublished\b"
-    r"|\b(?:reported|written|run|ran|printed)\s+(?:in|on|during|before|after|since|between)\b|\bdated\b",
+    r"|\b(?:reported|written|run|ran|printed)\s+(?:in|on|during|before|after|since|between)\b",
     re.IGNORECASE,
 )
 
@@ -149,6 +150,9 @@ def expression_span(expr: str, today: dt.date) -> tuple[dt.date, dt.date]:
     m = re.fullmatch(r"(\d{4})-(\d{2})", low)
     if m:
         y, mo = int(m.group(1)), int(m.group(2))
+        last = y // 100 * 100 + mo  # "1523-35", "the 2019-20 season": a span of years, not a month
+        if not 1 <= mo <= 12 and last > y:
+            return dt.date(y, 1, 1), dt.date(last, 12, 31)
         if not 1 <= mo <= 12:
             raise QAError(f"the question's date “{text}” has no month {mo}; write a month 01-12")
         return dt.date(y, mo, 1), dt.date(y, mo, calendar.monthrange(y, mo)[1])

@@ -80,12 +80,23 @@ def test_impossible_dates_are_clear_errors(question, message):
         question_period(question, TODAY)
 
 
+@pytest.mark.parametrize("question, start, end", [
+    ("Which chateau is the dormer window dated 1611-25 from?", "1611-01-01", "1625-12-31"),
+    ("Who won the league in the 2019-20 season?", "2019-01-01", "2020-12-31"),
+])
+def test_a_year_and_two_digits_past_twelve_is_a_span_of_years(question, start, end):
+    period = question_period(question, TODAY)
+    assert (period.start, period.end) == (start, end)
+
+
 def test_29_february_exists_in_leap_years():
     assert question_period("What happened on 29 February 2020?", TODAY).start == "2020-02-29"
     assert question_period("What happened on 29 February?", TODAY).start == "2020-02-29"  # the latest that existed
 
 
 def test_publication_is_told_from_event():
+    assert question_period("Which articles dated 2020 mention the INF Treaty?", TODAY).publication
+    assert not question_period("Which chateau is the window dated 1611-25 from?", TODAY).publication
     assert question_period("Which articles from 2020 mention the INF Treaty?", TODAY).publication
     assert question_period("What was reported in January 2022 about the talks?", TODAY).publication
     assert question_period("What was published before 2021?", TODAY).publication
