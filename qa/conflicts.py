@@ -180,6 +180,16 @@ def _unit(word: str | None) -> tuple[str, float] | None:
     return _UNIT_OF.get(re.sub(r"\s+", " ", word.lower())) if word else None
 
 
+def in_asked_unit(unit: str | None, wanted: set[str]) -> bool:
+    """Whether an amount's unit is one the question asks for; a rate counts as its unit
+    ("money/rate", £4.20 a share, is money).
+
+    >>> in_asked_unit("money/rate", {"money"}), in_asked_unit(None, {"money"})
+    (True, False)
+    """
+    return (unit or "").split("/")[0] in wanted
+
+
 def asked_units(question: str) -> set[str] | None:
     """The units the question's words ask for, or None when they do not say.
 
@@ -472,8 +482,8 @@ def value_features(c: Candidate, s: int, e: int, key: tuple, spans: Sequence[tup
         "score": c.score, "log_score": math.log(max(c.score, 1e-4)), "share": c.score / max(best_score, 1e-6),
         "rank": 1.0 / (1 + rank), "article_top": float(in_article == 0), "article_rank": 1.0 / (1 + in_article),
         "date": float(asked.kind == "date"),
-        "unit_wanted": float(wanted is not None and (unit or "").split("/")[0] in wanted),
-        "unit_unwanted": float(wanted is not None and (unit or "").split("/")[0] not in wanted),
+        "unit_wanted": float(wanted is not None and in_asked_unit(unit, wanted)),
+        "unit_unwanted": float(wanted is not None and not in_asked_unit(unit, wanted)),
         "count_plain": float(wanted is None and asked.counts and unit is None),
         "count_unit": float(wanted is None and asked.counts and unit not in (None, "percent")),
         "rate": float(bool(unit) and unit.endswith("/rate")),
@@ -634,5 +644,5 @@ def sides_of(kind: str, values: Sequence[Value], hits: Sequence[Hit], question: 
     return tuple(sides[:3]) if len(sides) > 1 else ()
 
 
-__all__ = ["SAME_STORY_DAYS", "Side", "Value", "ValueScorer", "candidate_values", "compatible", "conflict", "load_value_scorer",
+__all__ = ["SAME_STORY_DAYS", "Side", "Value", "ValueScorer", "candidate_values", "compatible", "conflict", "in_asked_unit", "load_value_scorer",
            "same_story", "sides_of", "value_features", "values_in"]

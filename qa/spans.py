@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from qa.conflicts import asked_units, values_in
+from qa.conflicts import asked_units, in_asked_unit, values_in
 from qa.gate import DATE_PHRASE, counted_noun
 from qa.lexicon import COUNT_PATTERN, MONTH_PATTERN, MONTHS, NAME_JOINERS, WEEKDAYS, YEAR
 from qa.text import bare, names, numbers, stem, words
@@ -54,8 +54,7 @@ def span_of_kind(kind: str, sentence: str, question: str) -> tuple[int, int] | N
     if kind == "number":
         wanted = asked_units(question)
         if wanted:  # "How long did it last?": the first amount in a unit asked for, if there is one
-            amounts = [(a, b) for a, b, key in values_in("number", sentence, question)
-                       if key[2] and key[2].split("/")[0] in wanted]
+            amounts = [(a, b) for a, b, key in values_in("number", sentence, question) if in_asked_unit(key[2], wanted)]
             if amounts:
                 return amounts[0]
         masked = DATE_PHRASE.sub(lambda m: " " * len(m.group(0)), sentence)
