@@ -21,6 +21,7 @@ import math
 import re
 import string
 import unicodedata
+from collections import Counter
 from typing import Iterable, Mapping, Sequence
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
@@ -68,8 +69,6 @@ def token_f1(prediction: str, answers: Iterable[str]) -> float:
     >>> token_f1("140", ["48-hour"])
     0.0
     """
-    from collections import Counter
-
     pred = normalize_answer(prediction).split()
     best = 0.0
     for gold in (normalize_answer(a).split() for a in answers):

@@ -51,9 +51,12 @@ class SegmentCosine(torch.nn.Module):
         if token:
             self.token = torch.nn.Linear(bert.config.hidden_size, 1)
             with torch.no_grad():
-                saved = token if isinstance(token, dict) else {"weight": [0.0] * bert.config.hidden_size, "bias": 0.0}
-                self.token.weight.copy_(torch.tensor([saved["weight"]], dtype=torch.float32))
-                self.token.bias.fill_(float(saved["bias"]))
+                if isinstance(token, dict):
+                    self.token.weight.copy_(torch.tensor([token["weight"]], dtype=torch.float32))
+                    self.token.bias.fill_(float(token["bias"]))
+                else:
+                    self.token.weight.zero_()
+                    self.token.bias.zero_()
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor) -> torch.Tensor:
         # segments are told apart by position only: the base model never saw token type 1

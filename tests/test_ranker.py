@@ -15,6 +15,7 @@ from qa.errors import QAError
 from qa.metrics import answer_contains
 from qa.ranker import (BUNDLED_RANKER, Candidate, CrossEncoderRanker, candidate_spans, load_calibration, native_bf16,
                        resolve_precision, verify_manifest)
+from qa.train import TOKENIZER_FILES
 
 ARTICLES = Path(__file__).resolve().parent.parent / "data" / "articles"
 BUNDLED = Path(__file__).resolve().parent.parent / "eval" / "questions" / "bundled.jsonl"
@@ -178,7 +179,7 @@ def test_an_answer_token_read_out_starts_at_the_cosine_and_survives_save_and_loa
         trained = fresh(**enc)
     assert not torch.allclose(trained, shipped(**enc))
     fresh.save(tmp_path)
-    for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+    for name in TOKENIZER_FILES:
         shutil.copy(BUNDLED_RANKER / name, tmp_path / name)
     assert "token" in json.loads((tmp_path / "ranker.json").read_text())
     again = CrossEncoderRanker(tmp_path, precision="fp32").score(question, candidates_of(sentences))
