@@ -104,9 +104,27 @@ OFFICE_PATTERN = "|".join(sorted((re.escape(o) for o in OFFICES), key=len, rever
 # "Organization for Security and Co-operation in Europe" -> OSCE.
 NAME_JOINERS = frozenset({"of", "for", "and", "the", "in", "on", "de", "du", "la", "&"})
 
+# Words that make a capitalised run an organisation, place or thing rather than a person:
+# "Riverside Party candidate Owen Tregarth" answers "Who came second?" with the person.
+NOT_PERSON_WORDS = frozenset("""
+    party council union movement office center centre company corporation corp group authority board committee
+    agency ministry department university college school institute association bank court commission service
+    services police army navy force forces church museum hospital foundation trust club league federation alliance
+    organization organisation program programme project administration government parliament assembly senate
+    congress society empire kingdom republic state states city county district province region river sea lake
+    mountain island street road bridge station airport port festival exhibition award prize act treaty war series
+    inc ltd plc llc co news times post press network gallery hall house room
+""".split())
+# Titles before a name, capitalised in running text: "Associate Administrator Robert Seamans".
+PERSON_TITLES = frozenset(OFFICES) | frozenset("""
+    associate deputy assistant vice administrator professor dr mr mrs ms sir lord lady king queen prince princess
+    judge justice candidate captain coach manager economist sociologist historian author chancellor inspector
+    officer sergeant detective councillor superintendent chief senior executive acting former
+""".split())
+
 YEAR = re.compile(r"^(1[5-9]\d\d|20\d\d)$")
 # "How ___ ...?" asks for a quantity: a count, an amount, a duration or a measure.
 HOW_QUANTITY = ("many", "much", "long", "old", "far", "fast", "deep", "high", "tall", "wide", "heavy")
 
 __all__ = ["OFFICES", "OFFICE_PATTERN", "MONTHS", "WEEKDAYS", "MONTH_NUMBERS", "MONTH_PATTERN", "NUMBER_WORDS", "NUMBER_WORD_PATTERN", "AMOUNT_WORDS", "COUNT_PATTERN",
-           "ORDINALS", "IRREGULAR_STEMS", "UNMARKED_PLURALS", "is_plural", "FRAME_WORDS", "NAME_JOINERS", "YEAR", "HOW_QUANTITY", "word_number"]
+           "ORDINALS", "IRREGULAR_STEMS", "UNMARKED_PLURALS", "is_plural", "FRAME_WORDS", "NAME_JOINERS", "NOT_PERSON_WORDS", "PERSON_TITLES", "YEAR", "HOW_QUANTITY", "word_number"]

@@ -10,8 +10,8 @@ import re
 
 from qa.conflicts import asked_units, in_asked_unit, values_in
 from qa.gate import DATE_PHRASE, counted_noun
-from qa.lexicon import COUNT_PATTERN, MONTH_PATTERN, MONTHS, NAME_JOINERS, WEEKDAYS, YEAR
-from qa.text import bare, names, numbers, stem, words
+from qa.lexicon import COUNT_PATTERN, MONTH_PATTERN, MONTHS, NAME_JOINERS, NOT_PERSON_WORDS, PERSON_TITLES, WEEKDAYS, YEAR
+from qa.text import STOPWORDS, bare, names, numbers, stem, words
 
 
 _FULL_DATE = re.compile(
@@ -76,31 +76,63 @@ def span_of_kind(kind: str, sentence: str, question: str) -> tuple[int, int] | N
                 return m.start(1), m.end(1)
         codes = [m for m in re.finditer(r"\b[A-Z0-9]+(?:-[A-Z0-9]+)+\b|\b[0-9][A-Z][0-9]+\b", sentence) if bare(m.group(0)) not in asked_names]
         return (codes[0].start(), codes[0].end()) if codes else None
-    # name / place: a run of capitalised words (not the sentence's first word alone, not a
-    # month or weekday) that the question does not already name. A person is usually two
-    # words ("Dmitry Peskov"), so for "who" the first multi-word run wins; for "where" the
-    # first run after "in", "at", "near" or "from".
+    # name / place: a run of capitalised words (not a sentence's opening function word, not
+    # the first word alone, not a month or weekday) that the question does not already name.
+    # A person is usually two words ("Dmitry Peskov"), so for "who" the first multi-word run
+    # that reads as a person wins, else the first multi-word run; for "where" the first run
+    # after "in", "at", "near" or "from".
     runs: list[tuple[int, int, int]] = []  # (start, end, words)
     for m in _NAME_RUN.finditer(sentence):
         run = _through_joiners(m.group(0)).rstrip(".,'’")
-        toks = run.split()
-        m_start = m.start()
-        if m_start == 0 and toks and toks[0].lower() in _OPENERS:  # "The Kremlin ...", "According to ..."
+        toks = list(re.finditer(r"\S+", run))
+        opens = m.start() == 0 or bool(_SENTENCE_END.search(sentence[:m.start()]))
+        if m.start() == 0 and len(toks) == 1:
+            continue
+        while toks and opens and toks[0].group(0).lower() in _OPENERS | STOPWORDS:  # "The Kremlin ...", "By 1218", "His son"
             toks = toks[1:]
-            run = " ".join(toks)
-            m_start = sentence.index(run, m.start()) if run else m_start
-        elif m_start == 0 and len(toks) == 1:
+        while toks and toks[0].group(0).lower() in NAME_JOINERS:  # "In the Presidential" -> not "the Presidential"
+            toks = toks[1:]
+        words_ = [t.group(0) for t in toks if t.group(0).lower() not in _CALENDAR]
+        if (not toks or not any(w[0].isalpha() for w in words_) or all(bare(w) in asked_names for w in words_)
+                or toks[0].group(0).lower() in _CALENDAR):
             continue
-        toks = [t for t in toks if t.lower() not in _CALENDAR]
-        if not toks or all(bare(t) in asked_names for t in toks) or run.split()[0].lower() in _CALENDAR:
-            continue
-        runs.append((m_start, m_start + len(run), len(toks)))
+        start = m.start() + toks[0].start()
+        runs.append((start, m.start() + toks[-1].end(), len(words_)))
     if not runs:
         return None
     if kind == "place":
         after = [r for r in runs if re.search(r"\b(?:in|at|near|from)\s+(?:the\s+)?$", sentence[:r[0]])]
         return (after or runs)[0][:2]
+    if re.match(r"\s*(?:who|whom)\b", question, re.IGNORECASE):
+        people = [p for r in runs if (p := _person(sentence, r, asked_names))]
+        if people:
+            return people[0]
     return next((r for r in runs if r[2] >= 2), runs[0])[:2]
+
+
+def _person(sentence: str, run: tuple[int, int, int], asked: frozenset[str] | set[str] = frozenset()) -> tuple[int, int] | None:
+    """The span of `run` that reads as a person's name: its leading titles cut, two to four
+    words, none an organisation or place word, not after "in", "at", "near", "from" or "of",
+    and not a person the question names (`asked`, bare words).
+
+    >>> s = "Riverside Party candidate Owen Tregarth came second."
+    >>> _person(s, (0, 15, 2)), s[slice(*_person(s, (26, 39, 2)))]
+    (None, 'Owen Tregarth')
+    >>> s = "He wrote to Associate Administrator Robert Seamans."
+    >>> s[slice(*_person(s, (12, 50, 4)))]
+    'Robert Seamans'
+    """
+    start, end, _ = run
+    if re.search(r"\b(?:in|at|near|from|of)\s+(?:the\s+)?$", sentence[:start], re.IGNORECASE):
+        return None
+    toks = list(re.finditer(r"\S+", sentence[start:end]))
+    while toks and toks[0].group(0).lower().rstrip(".") in PERSON_TITLES:
+        toks = toks[1:]
+    words_ = [t.group(0) for t in toks]
+    if (not 2 <= len(words_) <= 4 or any(bare(w) in NOT_PERSON_WORDS or not w[0].isupper() for w in words_)
+            or all(bare(w) in asked for w in words_)):
+        return None
+    return start + toks[0].start(), start + toks[-1].end()
 
 
 def _through_joiners(run: str) -> str:
@@ -119,6 +151,7 @@ def _through_joiners(run: str) -> str:
 
 _OPENERS = frozenset({"the", "a", "an", "in", "on", "at", "according", "but", "and", "after", "before", "earlier", "later"})
 _CALENDAR = frozenset(MONTHS) | frozenset(WEEKDAYS) | {m[:3] for m in MONTHS}
+_SENTENCE_END = re.compile(r"[.!?][\"”’']?\s+$")  # a run right after one opens a sentence
 
 
 __all__ = ["span_of_kind"]

@@ -58,6 +58,24 @@ def test_without_the_asked_unit_a_number_short_answer_is_the_first_other_number(
     assert span is not None and sentence[span[0]:span[1]] == "12,000"
 
 
+@pytest.mark.parametrize("sentence, question, expected", [
+    # an organisation or place before the person: "who" wants the person
+    ("Riverside Party candidate Owen Tregarth came second, some way behind.", "Who came second in the by-election?", "Owen Tregarth"),
+    ("He sent memos to Associate Administrator Robert Seamans; Houbolt pleaded for a hearing.", "Who did Houbolt write to?", "Robert Seamans"),
+    ("Webb reassigned Apollo Spacecraft Program Office (ASPO) Manager Joseph Shea, replacing him with George Low.",
+     "Who replaced Joseph Shea?", "George Low"),
+    # a sentence's opening function word is not part of a name
+    ("His son Jochi led the first division into the northeast.", "Who led the first division?", "Jochi"),
+    ("In the Presidential elections, Kibaki ran under the Party of National Unity.", "What party did Kibaki run for?",
+     "Party of National Unity"),
+    # no person in the sentence: the first multi-word run, as for any name
+    ("The contract went to Drayford Civil, the council said.", "Who won the contract?", "Drayford Civil"),
+])
+def test_a_who_short_answer_is_the_person_not_an_opening_word_or_an_organisation(sentence, question, expected):
+    span = span_of_kind("name", sentence, question)
+    assert span is not None and sentence[span[0]:span[1]] == expected
+
+
 def test_no_short_answer_when_the_sentence_has_none():
     assert span_of_kind("date", "NATO met to discuss the treaty.", "When did NATO meet?") is None
     assert span_of_kind("number", "Allies met in Brussels in 2019.", "How many allies met?") is None
