@@ -220,14 +220,15 @@ def squad_pairs(path: Path, split: str, seed: int = 0, near_misses: bool = False
 
 # --news: labelled question sets about fictional news reports join the SQuAD lists: in-domain
 # answer sentences. The conflict sets (mostly "how many / how much") and the varied training
-# sets written for this (train_news_h6-h13: who, which, where, when, why ...). Not the folders
-# the news development questions ask about (heldout2-5, qa.calibrate.NEWS_DEV) nor those
-# measured once (heldout14-17).
-NEWS_WRITTEN = tuple((f"eval/questions/train_news_h{i}.jsonl", f"eval/conflict_articles_heldout{i}") for i in range(6, 14))
+# sets written for this (train_news_h6-h13: who, which, where, when, why ...; h18-h25 by eight
+# more writers, mostly about body sentences). Not the folders the news development questions
+# ask about (heldout2-5, qa.calibrate.NEWS_DEV) nor those measured once (heldout14-17).
+NEWS_WRITTEN = tuple((f"eval/questions/train_news_h{i}.jsonl", f"eval/conflict_articles_heldout{i}")
+                     for i in (*range(6, 14), *range(18, 26)))
 NEWS_TRAIN = tuple((f"eval/questions/conflicts{s}.jsonl", f"eval/conflict_articles{s}")
                    for s in ("", "_heldout", *(f"_heldout{i}" for i in range(6, 14)))) + NEWS_WRITTEN
 NEWS_NEGATIVES = 8  # other sentences of the question's reports in its list, those sharing most terms first
-NEWS_REPEAT = 3  # each news list is seen this many times in the epoch (about 550 lists beside 3,076 SQuAD ones); not tuned
+NEWS_REPEAT = 3  # each news list is seen this many times in the epoch (about 875 lists beside 3,076 SQuAD ones); not tuned
 
 
 def news_pairs(sets: Sequence[tuple[str, str]] = NEWS_TRAIN, seed: int = 0, misses: bool = False) -> list[Pair]:
