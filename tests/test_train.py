@@ -1,5 +1,7 @@
 """Training data for the answer ranker (qa/train.py): the lists the ranker learns from."""
 
+import pytest
+
 from qa.metrics import answer_contains
 from qa.train import NEWS_NEGATIVES, NEWS_TRAIN, NO_ANSWER, Pair, groups, news_pairs
 
@@ -49,3 +51,12 @@ def test_unanswerable_news_questions_become_no_answer_lists_only_when_asked():
     assert all(len(g) == NEWS_NEGATIVES and {p.label for p in g} == {NO_ANSWER} for g in misses)
     kestrel = next(g for g in misses if g[0].question == "Who is the chief executive of Kestrel Lines?")
     assert "Kestrel Lines" in kestrel[0].sentence  # the report sentences nearest the question, not random ones
+
+
+@pytest.mark.parametrize("argv", [["--news-more"], ["--news-repeat", "2"], ["--news", "--news-repeat", "0"]])
+def test_the_news_list_options_are_refused_without_news_or_with_no_repeat(argv, capsys):
+    from qa.train import main
+
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2 and "--news" in capsys.readouterr().err
