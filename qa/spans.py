@@ -88,7 +88,7 @@ def span_of_kind(kind: str, sentence: str, question: str) -> tuple[int, int] | N
         opens = m.start() == 0 or bool(_SENTENCE_END.search(sentence[:m.start()]))
         if m.start() == 0 and len(toks) == 1:
             continue
-        while toks and opens and toks[0].group(0).lower() in _OPENERS | STOPWORDS:  # "The Kremlin ...", "By 1218", "His son"
+        while toks and opens and toks[0].group(0).lower() in _OPENING_WORDS:  # "The Kremlin ...", "By 1218", "His son"
             toks = toks[1:]
         while toks and toks[0].group(0).lower() in NAME_JOINERS:  # "In the Presidential" -> not "the Presidential"
             toks = toks[1:]
@@ -151,6 +151,7 @@ def _through_joiners(run: str) -> str:
 
 _OPENERS = frozenset({"the", "a", "an", "in", "on", "at", "according", "but", "and", "after", "before", "earlier", "later"})
 _CALENDAR = frozenset(MONTHS) | frozenset(WEEKDAYS) | {m[:3] for m in MONTHS}
+_OPENING_WORDS = _OPENERS | STOPWORDS  # capitalised only because they open a sentence
 _SENTENCE_END = re.compile(r"[.!?][\"”’']?\s+$")  # a run right after one opens a sentence
 
 
